@@ -1,0 +1,4 @@
+"""autosnn CLI commands: export (to be filled in)."""
+
+from autosnn.cli.app import app  # noqa: F401
+
