@@ -27,12 +27,14 @@ CIFAR10_CLASSES = (
 )
 
 # The only globals a CIFAR pickle needs: numpy's array/dtype reconstruction (numpy 1 and 2 module
-# paths) and the latin-1 bytes trick protocol-2 pickles written by Python 3 use.
+# paths, protocols 2 and 5) and the latin-1 bytes trick of protocol-2 pickles written by Python 3.
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),  # arrays in protocol-5 pickles
+    ("numpy.core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("_codecs", "encode"),

@@ -79,3 +79,23 @@ def events_to_frames(events: Events, timesteps: int, height: int, width: int) ->
     flat = ((b * 2 + events.p.astype(np.int64)) * height + events.y) * width + events.x
     counts = np.bincount(flat, minlength=frames_size)
     return np.minimum(counts, 255).astype(np.uint8).reshape(timesteps, 2, height, width)
+
+
+def interleave_by_class(samples: list[tuple[Path, int]]) -> list[tuple[Path, int]]:
+    """Order per-class file lists round-robin (class 0 file 0, class 1 file 0, ...).
+
+    Folder-per-class layouts would otherwise put all of class 0 first, so ``--limit N`` on the
+    test set would see one class only. The order stays deterministic (sorted names per class).
+    """
+    by_class: dict[int, list[Path]] = {}
+    for path, label in samples:
+        by_class.setdefault(label, []).append(path)
+    for paths in by_class.values():
+        paths.sort()
+    out: list[tuple[Path, int]] = []
+    depth = max((len(v) for v in by_class.values()), default=0)
+    for k in range(depth):
+        for label in sorted(by_class):
+            if k < len(by_class[label]):
+                out.append((by_class[label][k], label))
+    return out

@@ -181,12 +181,12 @@ def load_dataset(
     train_idx, val_idx = split_train_val(source.n_train, seed)
     train_idx, val_idx = _limited(train_idx, limit), _limited(val_idx, limit)
     test_idx = _limited(torch.arange(source.n_test, dtype=torch.int64), limit)
+    info = _info_for(spec, source, t)
     parts = {}
     for key, part, idx in (("train", "train", train_idx), ("val", "train", val_idx),
                            ("test", "test", test_idx)):
         inputs, labels = source.load(part, idx.numpy(), t)
-        parts[key] = TensorSplit(inputs, labels)
-    info = _info_for(spec, source, t)
+        parts[key] = TensorSplit(inputs, labels, info)
     return DatasetSplits(
         train=parts["train"],
         val=parts["val"],

@@ -50,10 +50,12 @@ class TensorSplit:
 
     Static images: ``inputs`` uint8 ``(N, C, H, W)``. Event data: uint8 counts ``(N, T, 2, H, W)``
     (saturating at 255). ``labels`` int64 ``(N,)``. Usable as a ``torch.utils.data.Dataset``.
+    ``info`` travels with the split so :func:`autosnn.data.batches` can normalise it alone.
     """
 
     inputs: torch.Tensor
     labels: torch.Tensor
+    info: DatasetInfo | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.inputs.shape[0] != self.labels.shape[0]:
