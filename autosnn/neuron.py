@@ -49,7 +49,8 @@ def _backward_loop(
     T = x.shape[0]
     grad_v = torch.zeros_like(x[0])
     grad_x = []
-    grad_k = torch.zeros((), dtype=x.dtype, device=x.device)
+    # grad_k sums T*M terms: accumulate in float64 so it does not drift by ~1e-5 (fp32).
+    grad_k = torch.zeros((), dtype=torch.float64, device=x.device)
     one = 1.0
     for t in range(T - 1, -1, -1):
         ht = h[t]
@@ -61,7 +62,7 @@ def _backward_loop(
             v_prev = h[t - 1] * (one - (h[t - 1] >= V_TH).to(x.dtype))
         else:
             v_prev = torch.zeros_like(ht)
-        grad_k = grad_k + (gh * (x[t] - v_prev)).sum()
+        grad_k = grad_k + (gh * (x[t] - v_prev)).sum(dtype=torch.float64)
         grad_x.append(gh * k)
         grad_v = gh * (one - k)
     grad_x.reverse()
@@ -102,7 +103,7 @@ class _PLIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, w: Tensor) -> Tensor:  # type: ignore[override]
-        k = torch.sigmoid(w.detach().float())
+        k = torch.sigmoid(w.detach().to(x.dtype))
         spikes, h = _fwd(x, k)
         ctx.save_for_backward(x, h, k)
         return spikes
@@ -111,16 +112,18 @@ class _PLIFFunction(torch.autograd.Function):
     def backward(ctx, grad_s: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         x, h, k = ctx.saved_tensors
         grad_x, grad_k = _bwd(grad_s.contiguous(), x, h, k)
-        grad_w = grad_k * k * (1.0 - k)
+        k64 = k.double()
+        grad_w = (grad_k * k64 * (1.0 - k64)).to(x.dtype)
         return grad_x, grad_w.reshape(())
 
 
 def plif_multistep(x: Tensor, w: Tensor) -> Tensor:
-    """PLIF over time on ``x`` of shape (T, M); returns binary spikes (T, M) in fp32."""
-    x = x.float().contiguous()
+    """PLIF over time on ``x`` of shape (T, M); returns binary spikes (T, M) in fp32 (float64
+    input stays float64, which the equality tests use)."""
+    x = (x if x.dtype == torch.float64 else x.float()).contiguous()
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
         return _PLIFFunction.apply(x, w)
-    return _fwd(x, torch.sigmoid(w.detach().float()))[0]
+    return _fwd(x, torch.sigmoid(w.detach().to(x.dtype)))[0]
 
 
 class SpikingLayer(nn.Module):

@@ -1,20 +1,38 @@
 """The typer application shared by every ``autosnn`` sub-command module.
 
 Each command lives in its own module under ``autosnn/cli/`` and registers itself on :data:`app`;
-``autosnn/cli/__init__.py`` imports them all. Domain errors are turned into one line + exit code 2
-by :func:`run_cli`, only here at the boundary.
+``autosnn/cli/__init__.py`` imports them all. Domain errors (:class:`AutosnnError`) become one line
+``error: ...`` on stderr and exit code 2 in the click group itself, so every command, nested
+groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 """
 
 from __future__ import annotations
 
-import sys
-
 import typer
+from typer.core import TyperGroup
 
 from autosnn.errors import AutosnnError
 
+
+def report_errors(ctx: typer.Context, fn, *args):
+    """Call ``fn``; an :class:`AutosnnError` becomes ``error: <msg>`` on stderr and exit 2."""
+    try:
+        return fn(*args)
+    except AutosnnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        ctx.exit(2)
+
+
+class ErrorReportingGroup(TyperGroup):
+    """A typer group whose sub-commands report :class:`AutosnnError` as one line, exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        return report_errors(ctx, super().invoke, ctx)
+
+
 app = typer.Typer(
     name="autosnn",
+    cls=ErrorReportingGroup,
     help="Spike-aware neural architecture search for spiking neural networks.",
     no_args_is_help=True,
     add_completion=False,
@@ -23,22 +41,5 @@ app = typer.Typer(
 
 
 def run_cli(argv: list[str] | None = None) -> None:
-    """Run the app; an :class:`AutosnnError` becomes ``error: <message>`` and exit code 2."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except AutosnnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(130) from None
-        raise
+    """Run the app (console-script entry point)."""
+    app(args=argv)

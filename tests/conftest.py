@@ -1,0 +1,16 @@
+"""Shared fixtures: deterministic seeds and helpers that make untrained networks spike."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
