@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from autosnn.layers import SpikeMaxPool
-from autosnn.neuron import SpikingLayer
 from autosnn.network import SpikingNet
+from autosnn.neuron import SpikingLayer
 
 
 @dataclass(frozen=True)
