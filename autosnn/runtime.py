@@ -112,9 +112,12 @@ class ExecConfig:
                 f"{' compiled-neuron' if self.compiled_neurons else ''}")
 
 
+DEFAULT_PRECISION = "fp32"  # bf16 becomes the default only after a measured accuracy comparison
+
+
 def configure(
     device: str | None = "auto",
-    precision: str = "auto",
+    precision: str = DEFAULT_PRECISION,
     *,
     compile_neurons: bool = True,
     channels_last: bool = True,

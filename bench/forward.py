@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=96)
     ap.add_argument("--timesteps", type=int, default=8)
     ap.add_argument("--channels", type=int, default=16)
-    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--precision", default="fp32", help="fp32 (default path), bf16 or auto")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
