@@ -1,1 +1,37 @@
-"""placeholder"""
+"""hwsim: map a NIR spiking network onto a neuromorphic chip and estimate its cost.
+
+Public API::
+
+    net = hwsim.read_network("net.nir")            # or pass a nir.NIRGraph directly
+    chip = hwsim.load_chip("loihi2")               # built-in name or YAML path
+    act = hwsim.load_activity("act.npz", net)      # or None: stated firing-rate assumption
+    rec = hwsim.estimate(net, act, chip, placement="greedy")   # -> CostRecord
+
+It depends on nir and numpy (not on autosnn), so any NIR producer can use it.
+"""
+
+from hwsim.activity import Activity, load_activity, uniform_activity
+from hwsim.chip import ChipSpec, list_chips, load_chip, parse_chip
+from hwsim.errors import HwsimInputError
+from hwsim.estimate import CostRecord, LayerCost, estimate
+from hwsim.network import Network, network_from_nir, read_network
+from hwsim.synthetic import SyntheticResult, synthetic
+
+__all__ = [
+    "Activity",
+    "ChipSpec",
+    "CostRecord",
+    "HwsimInputError",
+    "LayerCost",
+    "Network",
+    "SyntheticResult",
+    "estimate",
+    "list_chips",
+    "load_activity",
+    "load_chip",
+    "network_from_nir",
+    "parse_chip",
+    "read_network",
+    "synthetic",
+    "uniform_activity",
+]

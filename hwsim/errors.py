@@ -1,0 +1,19 @@
+"""One error type for every bad input, so the CLI can print one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HwsimInputError(ValueError):
+    """A user-supplied file (NIR graph, chip profile, activity) is unusable.
+
+    Carries the file, the offending field and what was expected, because a user fixing a YAML
+    profile needs all three and nothing else (no traceback).
+    """
+
+    def __init__(self, file: str | Path, field: str, expected: str) -> None:
+        self.file = str(file)
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{self.file}: {field}: {expected}")

@@ -1,0 +1,261 @@
+"""NIR graph -> neuron layers and the projections (synapse groups) between them.
+
+Spiking nodes (LIF, IF, CubaLIF, Threshold) are the layers that occupy cores. Weight nodes
+(Conv2d, Linear, Affine, SumPool2d, AvgPool2d) are the synapses into the next layer; Flatten,
+Scale and Delay pass through; a plain edge between two layers is a one-to-one identity projection;
+several edges into one layer sum (residual adds). Input and Output nodes live on the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from hwsim.errors import HwsimInputError
+
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold)
+CONV_TYPES = (nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
+DENSE_TYPES = (nir.Linear, nir.Affine)
+PASS_TYPES = (nir.Flatten, nir.Scale, nir.Delay)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A population that occupies cores (kind 'neuron') or lives on the host ('input'/'output')."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def chw(self) -> tuple[int, int, int]:
+        """(C, H, W) view used for partitioning: flat layers are C neurons of 1x1."""
+        if len(self.shape) == 3:
+            return self.shape  # type: ignore[return-value]
+        if len(self.shape) == 1:
+            return (self.shape[0], 1, 1)
+        return (self.shape[0], int(np.prod(self.shape[1:])), 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from `src` to `dst` through weight node `via` ('' for an identity edge).
+
+    kind 'conv': 2D convolution geometry (pooling is a depthwise all-ones conv, `pool=True`);
+    kind 'dense': `mask[j, i]` is True where weight (dst j, src i) is non-zero;
+    kind 'identity': neuron i -> neuron i.
+    """
+
+    src: str
+    dst: str
+    via: str
+    kind: str
+    in_chw: tuple[int, int, int]
+    out_chw: tuple[int, int, int]
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    pool: bool = False
+    mask: np.ndarray | None = None  # (N_dst, N_src) bool, dense only
+
+    @property
+    def weights_per_out_channel(self) -> int:
+        """Stored weights for one output channel when a conv kernel is shared."""
+        if self.kind == "conv":
+            return (self.in_chw[0] // self.groups) * self.kernel[0] * self.kernel[1]
+        return 0
+
+
+@dataclass(frozen=True)
+class Network:
+    """Layers in topological order and the projections between them."""
+
+    layers: tuple[Layer, ...]
+    projections: tuple[Projection, ...]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    @property
+    def neuron_layers(self) -> tuple[Layer, ...]:
+        return tuple(la for la in self.layers if la.kind == "neuron")
+
+
+def _pair(value: object, name: str, where: str) -> tuple[int, int]:
+    arr = np.atleast_1d(np.asarray(value)).astype(int).ravel()
+    if arr.size == 1:
+        return (int(arr[0]), int(arr[0]))
+    if arr.size != 2:
+        raise HwsimInputError(where, name, "an int or a pair of ints")
+    return (int(arr[0]), int(arr[1]))
+
+
+def _node_shape(node: nir.NIRNode, name: str, where: str) -> tuple[int, ...]:
+    for attr in ("input_type", "output_type"):
+        types = getattr(node, attr, None) or {}
+        for value in types.values():
+            shape = tuple(int(v) for v in np.atleast_1d(np.asarray(value)).ravel())
+            if shape and all(s > 0 for s in shape):
+                return shape
+    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold"):
+        value = getattr(node, attr, None)
+        if value is not None and np.ndim(value) > 0:
+            return tuple(int(s) for s in np.shape(value))
+    raise HwsimInputError(where, name, "a node with a known neuron shape (input_type or tau)")
+
+
+def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where: str) -> Projection:
+    in_chw = src.chw
+    if isinstance(node, nir.Conv2d):
+        weight = np.asarray(node.weight)
+        if weight.ndim != 4:
+            raise HwsimInputError(where, f"{via}.weight", "a 4-D array [Cout, Cin/groups, kh, kw]")
+        groups = int(node.groups)
+        out_c = int(weight.shape[0])
+        kernel = (int(weight.shape[2]), int(weight.shape[3]))
+        stride = _pair(node.stride, f"{via}.stride", where)
+        dilation = _pair(node.dilation, f"{via}.dilation", where)
+        if isinstance(node.padding, str):
+            if node.padding == "valid":
+                padding = (0, 0)
+            elif node.padding == "same":
+                padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+            else:
+                raise HwsimInputError(where, f"{via}.padding", "'same', 'valid' or ints")
+        else:
+            padding = _pair(node.padding, f"{via}.padding", where)
+        if weight.shape[1] * groups != in_chw[0]:
+            raise HwsimInputError(
+                where, f"{via}.weight", f"Cin/groups*groups = {in_chw[0]} (from {src.name})"
+            )
+        pool = False
+    else:
+        kernel = _pair(node.kernel_size, f"{via}.kernel_size", where)
+        stride = _pair(node.stride, f"{via}.stride", where)
+        padding = _pair(node.padding, f"{via}.padding", where)
+        dilation = (1, 1)
+        groups = out_c = in_chw[0]
+        pool = True
+    out_h = (in_chw[1] + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    out_w = (in_chw[2] + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    out_chw = (out_c, out_h, out_w)
+    if int(np.prod(out_chw)) != dst.size:
+        raise HwsimInputError(
+            where, via, f"output {out_chw} of {src.name} -> {dst.name} to match {dst.shape}"
+        )
+    return Projection(
+        src.name,
+        dst.name,
+        via,
+        "conv",
+        in_chw,
+        out_chw,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        pool=pool,
+    )
+
+
+def _projection(
+    src: Layer, dst: Layer, via: str, node: nir.NIRNode | None, where: str
+) -> Projection:
+    if node is None:
+        if src.size != dst.size:
+            raise HwsimInputError(where, f"{src.name}->{dst.name}", "equal sizes for a plain edge")
+        return Projection(src.name, dst.name, "", "identity", src.chw, dst.chw)
+    if isinstance(node, CONV_TYPES):
+        return _conv_projection(src, dst, via, node, where)
+    weight = np.asarray(node.weight)
+    if weight.ndim != 2 or weight.shape != (dst.size, src.size):
+        raise HwsimInputError(
+            where, f"{via}.weight", f"shape ({dst.size}, {src.size}) for {src.name} -> {dst.name}"
+        )
+    return Projection(src.name, dst.name, via, "dense", src.chw, dst.chw, mask=weight != 0)
+
+
+def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
+    """Reduce a NIR graph to layers and projections (raises HwsimInputError on what it can't)."""
+    nodes = graph.nodes
+    succ: dict[str, list[str]] = {name: [] for name in nodes}
+    indeg: dict[str, int] = {name: 0 for name in nodes}
+    for a, b in graph.edges:
+        if a not in nodes or b not in nodes:
+            raise HwsimInputError(where, f"edge {a}->{b}", "both ends to be nodes of the graph")
+        succ[a].append(b)
+        indeg[b] += 1
+    order: list[str] = []
+    ready = [n for n in nodes if indeg[n] == 0]
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    if len(order) != len(nodes):
+        raise HwsimInputError(where, "edges", "an acyclic graph (recurrent edges not supported)")
+
+    layers: dict[str, Layer] = {}
+    for name in order:
+        node = nodes[name]
+        if isinstance(node, nir.NIRGraph):
+            raise HwsimInputError(where, name, "a flat graph (nested NIRGraph not supported)")
+        if isinstance(node, nir.Input):
+            layers[name] = Layer(name, "input", _node_shape(node, name, where))
+        elif isinstance(node, nir.Output):
+            layers[name] = Layer(name, "output", _node_shape(node, name, where))
+        elif isinstance(node, NEURON_TYPES):
+            layers[name] = Layer(name, "neuron", _node_shape(node, name, where))
+        elif not isinstance(node, CONV_TYPES + DENSE_TYPES + PASS_TYPES):
+            raise HwsimInputError(where, name, f"a supported node type (got {type(node).__name__})")
+
+    projections: list[Projection] = []
+    for name in order:
+        src = layers.get(name)
+        if src is None or src.kind == "output":
+            continue
+        # walk through pass-through nodes, remembering the (single) weight node on the path
+        stack: list[tuple[str, str | None]] = [(m, None) for m in succ[name]]
+        while stack:
+            node_name, via = stack.pop()
+            if node_name in layers:
+                node = nodes[via] if via is not None else None
+                projections.append(_projection(src, layers[node_name], via or "", node, where))
+                continue
+            node = nodes[node_name]
+            if isinstance(node, CONV_TYPES + DENSE_TYPES):
+                if via is not None:
+                    raise HwsimInputError(
+                        where,
+                        node_name,
+                        f"one weight node between spiking layers (found {via} -> {node_name})",
+                    )
+                via = node_name
+            stack.extend((m, via) for m in succ[node_name])
+    ordered = tuple(layers[n] for n in order if n in layers)
+    return Network(ordered, tuple(projections))
+
+
+def read_network(path: str | Path) -> Network:
+    """Read a NIR file; any read failure becomes one HwsimInputError naming the file."""
+    try:
+        graph = nir.read(str(path))
+    except Exception as exc:  # h5py and nir raise many types; all mean "unreadable"
+        reason = type(exc).__name__
+        raise HwsimInputError(path, "file", f"a readable NIR (HDF5) graph ({reason})") from None
+    return network_from_nir(graph, str(path))

@@ -1,0 +1,516 @@
+"""Hand-computed cases for hwsim's mapping, routing, timing and energy."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import yaml
+
+from hwsim import Activity, estimate, load_chip
+from hwsim.chip import ChipSpec, builtin_chip_dir, parse_chip
+from hwsim.connectivity import incoming_events, target_pieces
+from hwsim.mapping import partition, speck_kernel_words, speck_neuron_words
+from hwsim.network import network_from_nir
+
+
+def lif(shape: tuple[int, ...]) -> nir.LIF:
+    return nir.LIF(
+        tau=np.ones(shape), r=np.ones(shape), v_leak=np.zeros(shape), v_threshold=np.ones(shape)
+    )
+
+
+def chip_with(**figures: object) -> ChipSpec:
+    """generic-mesh template with some figures replaced (all as assumed values)."""
+    data = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
+    for key, value in figures.items():
+        for section in ("mesh", "core", "routing", "energy", "timing"):
+            if key in data[section]:
+                data[section][key] = {"value": value, "source": "test"}
+                break
+        else:
+            raise KeyError(key)
+    return parse_chip(data, "test.yaml")
+
+
+# --- two small layers on a 2x2 mesh -------------------------------------------------------------
+# input (2) -> A (4 neurons, 2 per core: pieces A0 = {0,1}, A1 = {2,3}) -> B (2 neurons)
+# input 0 -> A0 only; input 1 -> A neurons 1 and 2 (both pieces); A -> B all-to-all;
+# B -> output, i.e. back to the host port at router (0,0).
+W_IN = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)  # (A, input)
+COUNTS = {
+    "input": np.array([3.0, 1.0]),
+    "A": np.array([1.0, 0.0, 2.0, 4.0]),
+    "B": np.array([0.0, 1.0]),
+}
+
+
+def two_layer_graph() -> nir.NIRGraph:
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2])}),
+            "w1": nir.Linear(weight=W_IN),
+            "A": lif((4,)),
+            "w2": nir.Linear(weight=np.ones((2, 4))),
+            "B": lif((2,)),
+            "output": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("input", "w1"), ("w1", "A"), ("A", "w2"), ("w2", "B"), ("B", "output")],
+    )
+
+
+def two_layer_chip(**extra: object) -> ChipSpec:
+    figures = dict(
+        rows=2,
+        cols=2,
+        cores_per_router=1,
+        cores_total=4,
+        neurons_per_core=2,
+        energy_synop_j=1e-12,
+        energy_neuron_update_j=2e-12,
+        energy_hop_j=3e-12,
+        energy_router_j=0.5e-12,
+        power_static_w=0.0,
+        latency_synop_s=1e-9,
+        latency_neuron_update_s=0.0,
+        latency_router_s=1e-9,
+        latency_link_s=2e-9,
+        latency_barrier_s=0.0,
+        timestep_s=0.0,
+        link_bandwidth_spikes_per_s=1e12,
+    )
+    figures.update(extra)
+    return chip_with(**figures)
+
+
+def two_layer_activity() -> Activity:
+    return Activity(COUNTS, timesteps=2, samples=1, source="test")
+
+
+def test_two_layers_unicast_exact_hops_loads_and_energy() -> None:
+    rec = estimate(
+        two_layer_graph(), two_layer_activity(), two_layer_chip(), placement="sequential"
+    )
+    assert rec.feasible and rec.cores_used == 3
+    # sequential: A0 -> router (0,0), A1 -> (0,1), B -> (1,0); host port at (0,0)
+    # input: 3 local msgs to A0 + 1 to A0 + 1 to A1 (1 hop); A0 -> B 1 msg 1 hop;
+    # A1 -> B 6 msgs x 2 hops (west then south); B -> host 1 msg 1 hop (north)
+    assert rec.messages == pytest.approx(13)
+    assert rec.hops == pytest.approx(15)
+    layers = {la.name: la for la in rec.layers}
+    assert layers["input"].messages == pytest.approx(5) and layers["input"].hops == pytest.approx(1)
+    assert layers["A"].messages == pytest.approx(7) and layers["A"].hops == pytest.approx(13)
+    assert layers["A"].cores == 2
+    assert layers["B"].messages == pytest.approx(1) and layers["B"].hops == pytest.approx(1)
+    # links per timestep (T = 2): east 0->1: 1/2, south 0->2: (1 + 6)/2, west 1->0: 6/2,
+    # north 2->0: 1/2
+    loads = rec.link_load_per_step
+    assert loads is not None
+    assert sorted(loads[loads > 0].tolist()) == pytest.approx([0.5, 0.5, 3.0, 3.5])
+    assert rec.max_link_load_per_step == pytest.approx(3.5)
+    # synops: A receives 3, 4, 1, 0; each B neuron receives all 7 A spikes
+    assert rec.synops == pytest.approx(22)
+    assert rec.energy_synops_j == pytest.approx(22e-12)
+    assert rec.energy_neurons_j == pytest.approx(6 * 2 * 2e-12)
+    assert rec.energy_routing_j == pytest.approx(15 * 3e-12 + 13 * 0.5e-12)
+    assert rec.energy_static_j == 0.0
+    assert rec.energy_total_j == pytest.approx(22e-12 + 24e-12 + 51.5e-12)
+
+
+def test_two_layers_multicast_sends_one_message_per_spike() -> None:
+    rec = estimate(
+        two_layer_graph(),
+        two_layer_activity(),
+        two_layer_chip(multicast=True),
+        placement="sequential",
+    )
+    # input neuron 1 now sends one message reaching both A cores: 4 + 1 + 6 + 1 messages
+    assert rec.messages == pytest.approx(12)
+    assert rec.deliveries == pytest.approx(13)
+    assert rec.hops == pytest.approx(15)
+
+
+def test_greedy_placement_pulls_the_heavy_pair_together() -> None:
+    rec = estimate(two_layer_graph(), two_layer_activity(), two_layer_chip(), placement="greedy")
+    # greedy: A0 (4 spikes from the host) at (0,0); then B (attached to host and A0) at (0,1);
+    # then A1 where 1 x dist(host) + 6 x dist(B) is least: (1,1).
+    # hops = input->A1 2 + A0->B 1 + A1->B 6 x 1 + B->host 1 = 10 (sequential gives 15)
+    assert rec.hops == pytest.approx(10)
+    assert rec.cores_used == 3
+
+
+def test_timestep_is_pipeline_plus_path_plus_md1_queueing() -> None:
+    rec = estimate(
+        two_layer_graph(),
+        two_layer_activity(),
+        two_layer_chip(link_bandwidth_spikes_per_s=1e9),
+        placement="sequential",
+    )
+    # busiest core: B receives 14 synops / 2 steps x 1 ns = 7 ns
+    assert rec.time_compute_s == pytest.approx(7e-9)
+    # zero-load longest path: router 1 ns + 2 hops x 2 ns = 5 ns -> window 12 ns, capacity 12
+    # per link per window; rho west = 3/12, south = 3.5/12; M/D/1 wait rho/(2(1-rho)) x 1 ns
+    wait_w = 0.25 / (2 * 0.75) * 1e-9
+    wait_s = (3.5 / 12) / (2 * (1 - 3.5 / 12)) * 1e-9
+    assert rec.max_link_utilisation == pytest.approx(3.5 / 12)
+    assert not rec.saturated
+    assert rec.time_network_s == pytest.approx(5e-9 + wait_w + wait_s)
+    assert rec.time_per_timestep_s == pytest.approx(12e-9 + wait_w + wait_s)
+    assert rec.latency_per_inference_s == pytest.approx(2 * (12e-9 + wait_w + wait_s))
+
+
+def test_overloaded_link_is_flagged_saturated() -> None:
+    rec = estimate(
+        two_layer_graph(),
+        two_layer_activity(),
+        two_layer_chip(link_bandwidth_spikes_per_s=1e8),
+        placement="sequential",
+    )
+    # capacity 1e8 x 12 ns = 1.2 spikes per window < 3.5 on the south link
+    assert rec.saturated
+    assert rec.max_link_utilisation == pytest.approx(3.5 / 1.2)
+    # busiest link drains 3.5 spikes at 1e8/s on top of the 5 ns path
+    assert rec.time_per_timestep_s == pytest.approx(7e-9 + 5e-9 + 3.5 / 1e8)
+
+
+def test_static_energy_is_power_times_inference_time() -> None:
+    rec = estimate(
+        two_layer_graph(),
+        two_layer_activity(),
+        two_layer_chip(power_static_w=0.5, timestep_s=1e-3),
+        placement="sequential",
+    )
+    assert rec.time_per_timestep_s == pytest.approx(1e-3)  # the tick dominates
+    assert rec.energy_static_j == pytest.approx(0.5 * 1e-3 * 2)
+
+
+def test_missing_activity_uses_the_stated_rate() -> None:
+    act = Activity({}, timesteps=4, rate=0.25, source="assumed")
+    rec = estimate(two_layer_graph(), act, two_layer_chip(), placement="sequential")
+    # every neuron fires 0.25 x 4 = 1 spike: A gets W_IN row sums (1, 2, 1, 0), B gets 4 each
+    assert rec.synops == pytest.approx(4 + 8)
+    assert rec.spikes == pytest.approx(6)
+
+
+# --- geometry against a brute-force dense expansion --------------------------------------------
+def dense_conv_mask(
+    cin: int, h: int, w: int, cout: int, k: int, s: int, p: int, g: int
+) -> tuple[np.ndarray, int, int]:
+    """(N_out, N_in) connection mask by looping over the convolution definition."""
+    ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    mask = np.zeros((cout * ho * wo, cin * h * w), dtype=bool)
+    for co, oy, ox in itertools.product(range(cout), range(ho), range(wo)):
+        grp = co // (cout // g)
+        for ci in range(grp * (cin // g), (grp + 1) * (cin // g)):
+            for ky, kx in itertools.product(range(k), range(k)):
+                y, x = oy * s - p + ky, ox * s - p + kx
+                if 0 <= y < h and 0 <= x < w:
+                    mask[(co * ho + oy) * wo + ox, (ci * h + y) * w + x] = True
+    return mask, ho, wo
+
+
+@pytest.mark.parametrize(
+    ("cin", "h", "w", "cout", "k", "s", "p", "g"),
+    [
+        (2, 5, 6, 3, 3, 1, 1, 1),
+        (4, 7, 7, 4, 3, 2, 0, 2),
+        (3, 6, 5, 6, 5, 1, 2, 3),
+        (2, 8, 8, 2, 2, 2, 0, 2),
+    ],
+)
+def test_conv_geometry_matches_dense_expansion(cin, h, w, cout, k, s, p, g) -> None:
+    mask, ho, wo = dense_conv_mask(cin, h, w, cout, k, s, p, g)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([cin, h, w])}),
+            "conv": nir.Conv2d(
+                input_shape=(h, w),
+                weight=np.ones((cout, cin // g, k, k)),
+                stride=s,
+                padding=p,
+                dilation=1,
+                groups=g,
+                bias=np.zeros(cout),
+            ),
+            "lif": lif((cout, ho, wo)),
+        },
+        edges=[("input", "conv"), ("conv", "lif")],
+        type_check=False,  # nir 1.0's type inference ignores groups
+    )
+    proj = network_from_nir(graph).projections[0]
+    counts = np.random.default_rng(0).poisson(2.0, cin * h * w).astype(float)
+    assert incoming_events(proj, counts) == pytest.approx(mask @ counts)
+    n_out = cout * ho * wo
+    bounds = np.array([[0, n_out // 3], [n_out // 3, n_out // 3 + 5], [n_out // 3 + 5, n_out]])
+    expected = np.stack([mask[a:b].any(axis=0) for a, b in bounds], axis=1)
+    src, piece = target_pieces(proj, bounds)
+    got = np.zeros_like(expected)
+    got[src, piece] = True
+    assert len(set(zip(src.tolist(), piece.tolist(), strict=True))) == src.size  # no duplicates
+    np.testing.assert_array_equal(got, expected)
+
+
+# --- Speck: one layer per core, sinabs memory formula -------------------------------------------
+def small_cnn(c1: int = 8, c2: int = 16, k2: int = 3) -> nir.NIRGraph:
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
+            "conv1": nir.Conv2d(
+                input_shape=(16, 16),
+                weight=np.ones((c1, 2, 3, 3)),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(c1),
+            ),
+            "lif1": lif((c1, 16, 16)),
+            "pool1.sum": nir.SumPool2d(
+                kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+            ),
+            "pool1.spike": nir.Threshold(threshold=np.full((c1, 8, 8), 0.5)),
+            "conv2": nir.Conv2d(
+                input_shape=(8, 8),
+                weight=np.ones((c2, c1, k2, k2)),
+                stride=1,
+                padding=k2 // 2,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(c2),
+            ),
+            "lif2": lif((c2, 8, 8)),
+            "flat": nir.Flatten(input_type={"input": np.array([c2, 8, 8])}, start_dim=0),
+            "fc": nir.Linear(weight=np.ones((10, c2 * 64))),
+            "fc.lif": lif((10,)),
+            "output": nir.Output(output_type={"output": np.array([10])}),
+        },
+        edges=[
+            ("input", "conv1"),
+            ("conv1", "lif1"),
+            ("lif1", "pool1.sum"),
+            ("pool1.sum", "pool1.spike"),
+            ("pool1.spike", "conv2"),
+            ("conv2", "lif2"),
+            ("lif2", "flat"),
+            ("flat", "fc"),
+            ("fc", "fc.lif"),
+            ("fc.lif", "output"),
+        ],
+    )
+
+
+def test_speck_memory_formula_by_hand() -> None:
+    net = network_from_nir(small_cnn())
+    by_dst = {p.dst: p for p in net.projections}
+    # conv1: Cin 2 * 2^(ceil log2 9 = 4 + ceil log2 8 = 3) = 256; neurons 8 * 2^(4 + 4) = 2048
+    assert speck_kernel_words(by_dst["lif1"]) == 256
+    assert speck_neuron_words(net.layer("lif1")) == 2048
+    # conv2: 8 * 2^(4 + 4) = 2048; neurons 16 * 2^(3 + 3) = 1024
+    assert speck_kernel_words(by_dst["lif2"]) == 2048
+    assert speck_neuron_words(net.layer("lif2")) == 1024
+    # fc as sinabs' conv with an 8x8 kernel over lif2's 16 channels: 16 * 2^(6 + 4) = 16384
+    assert speck_kernel_words(by_dst["fc.lif"]) == 16384
+    assert speck_neuron_words(net.layer("fc.lif")) == 10  # 10 * 2^(0 + 0)
+
+
+def test_speck_maps_one_layer_per_core_within_memory() -> None:
+    speck = load_chip("speck")
+    rec = estimate(small_cnn(), None, speck)
+    assert rec.feasible, rec.reasons
+    # pooling + threshold runs on lif1's core, so three cores for three layers
+    assert rec.cores_used == 3
+    cores = {name: c.tolist() for name, c in rec.core_of_layer.items()}
+    assert sorted(cores) == ["fc.lif", "lif1", "lif2"]
+    assert all(len(c) == 1 for c in cores.values())
+    assert len({c[0] for c in cores.values()}) == 3
+    need = {"lif1": (256, 2048), "lif2": (2048, 1024), "fc.lif": (16384, 10)}
+    for name, (kernel, neurons) in need.items():
+        core = cores[name][0]
+        assert speck.kernel_memory_words[core] >= kernel
+        assert speck.neuron_memory_words[core] >= neurons
+
+
+def test_speck_kernel_too_big_is_reported_not_crashed() -> None:
+    # conv2 64 -> 64 channels... here 8 -> 512 with 5x5: 8 * 2^(5 + 9) = 131072 > 64K words
+    rec = estimate(small_cnn(c2=512, k2=5), None, "speck")
+    assert not rec.feasible
+    assert any("lif2" in r and "kernel words" in r for r in rec.reasons)
+    assert rec.energy_total_j is None and rec.energy_synops_j > 0
+
+
+def test_speck_more_layers_than_cores_is_infeasible() -> None:
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([1, 4, 4])})}
+    edges, prev = [], "input"
+    for i in range(10):
+        nodes[f"c{i}"] = nir.Conv2d(
+            input_shape=(4, 4),
+            weight=np.ones((1, 1, 1, 1)),
+            stride=1,
+            padding=0,
+            dilation=1,
+            groups=1,
+            bias=np.zeros(1),
+        )
+        nodes[f"l{i}"] = lif((1, 4, 4))
+        edges += [(prev, f"c{i}"), (f"c{i}", f"l{i}")]
+        prev = f"l{i}"
+    rec = estimate(nir.NIRGraph(nodes=nodes, edges=edges), None, "speck")
+    assert not rec.feasible
+    assert any("needs 10 cores" in r for r in rec.reasons)
+
+
+# --- too big, fan-in -----------------------------------------------------------------------------
+def test_network_too_big_for_loihi_is_infeasible_with_reason() -> None:
+    n = 200 * 1024  # 200 cores' worth of neurons at 1,024 per core, chip has 128
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([n])}), "lif": lif((n,))},
+        edges=[("input", "lif")],
+    )
+    rec = estimate(graph, None, "loihi")
+    assert not rec.feasible
+    assert any("needs 200 cores" in r and "128" in r for r in rec.reasons)
+    assert rec.hops is None and rec.time_per_timestep_s is None
+
+
+def test_truenorth_fan_in_limit_is_reported() -> None:
+    # a 3x3 conv over 64 channels needs 576 input axons per neuron; TrueNorth has 256 per core
+    rec = estimate(small_cnn(c1=64), None, "truenorth")
+    assert not rec.feasible
+    assert any("lif2" in r and "input axons" in r for r in rec.reasons)
+
+
+def test_pieces_respect_neurons_and_memory_limits() -> None:
+    # 2x2 conv 8 -> 8 on 8x8: fan-in 32 synapses/neuron, 8 bits -> 256 bits per neuron;
+    # 2048 bits of synapse memory -> at most 8 neurons per core (neuron limit 16)
+    chip = chip_with(
+        neurons_per_core=16,
+        synapse_memory_bits_per_core=2048,
+        synapse_weight_bits=8,
+        rows=8,
+        cols=8,
+        cores_total=64,
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([8, 9, 9])}),
+            "conv": nir.Conv2d(
+                input_shape=(9, 9),
+                weight=np.ones((8, 8, 2, 2)),
+                stride=1,
+                padding=0,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(8),
+            ),
+            "lif": lif((8, 8, 8)),
+        },
+        edges=[("input", "conv"), ("conv", "lif")],
+    )
+    part = partition(network_from_nir(graph), chip)
+    assert part.reasons == ()
+    sizes = [pc.size for pc in part.pieces]
+    assert sizes == [8] * 64
+
+
+def test_estimate_accepts_a_file_written_by_nir(tmp_path: Path) -> None:
+    path = tmp_path / "net.nir"
+    nir.write(str(path), small_cnn())
+    rec = estimate(nir.read(str(path)), None, "loihi2")
+    assert rec.feasible and rec.cores_used >= 3
+
+
+# --- routing against a per-spike walk built from a dense connection matrix ----------------------
+def xy_walk(src: int, dst: int, cols: int) -> list[tuple[int, int]]:
+    r, c = divmod(src, cols)
+    r2, c2 = divmod(dst, cols)
+    hops = []
+    while c != c2:
+        step = 1 if c2 > c else -1
+        hops.append((r * cols + c, r * cols + c + step))
+        c += step
+    while r != r2:
+        step = 1 if r2 > r else -1
+        hops.append((r * cols + c, (r + step) * cols + c))
+        r += step
+    return hops
+
+
+@pytest.mark.parametrize("multicast", [False, True])
+def test_link_loads_match_a_per_spike_walk(multicast: bool) -> None:
+    from hwsim.mesh import Mesh
+
+    mask, _, _ = dense_conv_mask(2, 6, 6, 4, 3, 1, 1, 1)  # (144, 72)
+    fc = np.random.default_rng(3).random((5, 144)) < 0.3
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
+            "conv": nir.Conv2d(
+                input_shape=(6, 6),
+                weight=np.ones((4, 2, 3, 3)),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(4),
+            ),
+            "lif": lif((4, 6, 6)),
+            "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0),
+            "fc": nir.Linear(weight=fc.astype(float)),
+            "lif2": lif((5,)),
+            "output": nir.Output(output_type={"output": np.array([5])}),
+        },
+        edges=[
+            ("input", "conv"),
+            ("conv", "lif"),
+            ("lif", "flat"),
+            ("flat", "fc"),
+            ("fc", "lif2"),
+            ("lif2", "output"),
+        ],
+    )
+    chip = chip_with(
+        rows=3, cols=3, cores_per_router=1, cores_total=9, neurons_per_core=20, multicast=multicast
+    )
+    rng = np.random.default_rng(4)
+    counts = {
+        "input": rng.poisson(1.0, 72).astype(float),
+        "lif": rng.poisson(1.0, 144).astype(float),
+        "lif2": rng.poisson(1.0, 5).astype(float),
+    }
+    rec = estimate(graph, Activity(counts, timesteps=4, source="t"), chip, placement="greedy")
+    assert rec.feasible, rec.reasons
+    # core of every destination neuron, from the pieces (20 neurons each, in order)
+    core_lif = np.repeat(rec.core_of_layer["lif"], 20)[:144]
+    core_lif2 = np.full(5, rec.core_of_layer["lif2"][0])
+    senders = [  # (counts, source core per neuron (-1 host), dest cores of neuron i)
+        (counts["input"], np.full(72, -1), [set(core_lif[mask[:, i]]) for i in range(72)]),
+        (counts["lif"], core_lif, [set(core_lif2[fc[:, i]]) for i in range(144)]),
+        (counts["lif2"], core_lif2, [{-1}] * 5),
+    ]
+    a, b = Mesh(3, 3).link_ends()
+    link_id = {(int(x), int(y)): k for k, (x, y) in enumerate(zip(a, b, strict=True))}
+    load = np.zeros(a.size)
+    messages = 0.0
+    for cnt, src_core, dests in senders:
+        for i, dest in enumerate(dests):
+            dest = dest - {int(src_core[i])}
+            if not dest or cnt[i] == 0:
+                continue
+            src_router = max(int(src_core[i]), 0)  # host port at router 0
+            walks = [xy_walk(src_router, max(d, 0), 3) for d in dest]
+            if multicast:
+                messages += cnt[i]
+                for hop in set().union(*map(set, walks)):
+                    load[link_id[hop]] += cnt[i]
+            else:
+                messages += cnt[i] * len(dest)
+                for walk in walks:
+                    for hop in walk:
+                        load[link_id[hop]] += cnt[i]
+    assert messages > 0 and load.sum() > 0
+    assert rec.messages == pytest.approx(messages)
+    np.testing.assert_allclose(rec.link_load_per_step * 4, load)
+    assert rec.hops == pytest.approx(load.sum())
