@@ -34,6 +34,16 @@ demo: $(STAMP)
 	fi
 	$(BIN)/autosnn search --preset quick --lambda 0 --lambda -0.24 --seed 0 --out $(DEMO_OUT)
 
+# Lava (Loihi 2 simulator) for the netx exporter's verification test.
+LOIHI_STAMP := $(VENV)/.installed-loihi
+$(LOIHI_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,loihi]'
+	$(BIN)/pip install -q --ignore-requires-python --no-deps lava-nc==0.10.0 lava-dl==0.6.0
+	touch $(LOIHI_STAMP)
+
+loihi: $(LOIHI_STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_export_lava.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/forward.py
 	$(BIN)/python bench/data.py

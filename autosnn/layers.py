@@ -28,7 +28,14 @@ class SpikeMaxPool(SpikingLayer):
 
 
 class AvgPoolNeuron(nn.Module):
-    """2x2 average pooling followed by a neuron (SNN_4, CIFARNet-Wu, the ResNets)."""
+    """2x2 average pooling of spikes followed by a neuron (SNN_4, CIFARNet-Wu, the ResNets).
+
+    The pooled value is scaled by the window area, i.e. the neuron receives the spike *count* of
+    the window (sum pooling). A plain average of binary spikes is at most 1, and a PLIF with
+    V_th = 1 and decaying input charged by X <= 1 only approaches the threshold
+    (H_t = 1 - (1 - k)^t < 1): it would never fire and silence every layer after it, while the
+    paper reports working SNN_2/SNN_4 networks. The layer stays parameter-free.
+    """
 
     def __init__(self, neuron: str = "plif") -> None:
         super().__init__()
@@ -36,11 +43,12 @@ class AvgPoolNeuron(nn.Module):
         self.lif = make_neuron(neuron)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.lif(self.pool(x))
+        return self.lif(self.pool(x) * 4.0)
 
 
 class GAPNeuron(nn.Module):
-    """Global average pooling followed by a neuron (SNN_2)."""
+    """Global pooling of spikes followed by a neuron (SNN_2): like :class:`AvgPoolNeuron`, the
+    neuron receives the window's spike count (average times H*W), so that it can fire."""
 
     def __init__(self, neuron: str = "plif") -> None:
         super().__init__()
@@ -48,7 +56,7 @@ class GAPNeuron(nn.Module):
         self.lif = make_neuron(neuron)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.lif(self.pool(x))
+        return self.lif(self.pool(x) * float(x.shape[-2] * x.shape[-1]))
 
 
 class ConvNeuron(nn.Module):
