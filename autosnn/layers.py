@@ -15,11 +15,13 @@ from autosnn.neuron import SpikingLayer, make_neuron
 
 
 class SpikeMaxPool(SpikingLayer):
-    """2x2 max-pool on spikes. Its outputs are spikes and count as such (paper's convention)."""
+    """2x2 max-pool on spikes. Its outputs are spikes and count as such (paper's convention);
+    in the ANN variant (``neuron="relu"``) they are activations and count nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, neuron: str = "plif") -> None:
         super().__init__()
         self.pool = nn.MaxPool2d(2)
+        self.counts_spikes = neuron != "relu"
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.pool(x)
@@ -89,7 +91,7 @@ class Cell(nn.Module):
 def down_layer(kind: str, neuron: str) -> nn.Module:
     """The fixed down-sampling layer of a backbone."""
     if kind == "maxpool":
-        return SpikeMaxPool()
+        return SpikeMaxPool(neuron)
     if kind == "avgpool":
         return AvgPoolNeuron(neuron)
     raise ValueError(f"unknown down-sampling {kind!r}")
@@ -122,10 +124,10 @@ class Stem(nn.Module):
         self.lif = make_neuron(neuron)
         extra: list[nn.Module] = []
         if h == 64:
-            extra = [SpikeMaxPool(), ConvNeuron(channels, channels, 3, neuron=neuron)]
+            extra = [SpikeMaxPool(neuron), ConvNeuron(channels, channels, 3, neuron=neuron)]
         elif h == 128:
-            extra = [SpikeMaxPool(), ConvNeuron(channels, channels, 3, neuron=neuron),
-                     SpikeMaxPool()]
+            extra = [SpikeMaxPool(neuron), ConvNeuron(channels, channels, 3, neuron=neuron),
+                     SpikeMaxPool(neuron)]
         self.extra = nn.Sequential(*extra)
 
     def current(self, x: Tensor, T: int) -> Tensor:

@@ -142,14 +142,19 @@ class SpikingNet(nn.Module):
     def spike_report(self) -> SpikeReport:
         """Per-layer spikes per sample of the last forward (one host sync for all layers)."""
         layers = self.active_spiking_layers()
-        if not layers or any(m.spikes is None for _, m in layers):
+        if not layers:  # the ANN variant: nothing spikes
+            return SpikeReport({})
+        if any(m.spikes is None for _, m in layers):
             raise RuntimeError("no forward pass has been run on this path yet")
         values = torch.stack([m.spikes for _, m in layers]).cpu().tolist()  # type: ignore[misc]
         return SpikeReport(dict(zip([n for n, _ in layers], values)))
 
     def total_spikes(self) -> Tensor:
         """Total spikes per sample of the last forward, as a 0-dim tensor (no host sync)."""
-        return torch.stack([m.spikes for _, m in self.active_spiking_layers()]).sum()  # type: ignore[misc]
+        layers = self.active_spiking_layers()
+        if not layers:  # the ANN variant: nothing spikes
+            return torch.zeros(())
+        return torch.stack([m.spikes for _, m in layers]).sum()  # type: ignore[misc]
 
     def record_activity(self, enabled: bool = True) -> None:
         """Turn per-neuron spike counting on/off (and clear what was counted)."""

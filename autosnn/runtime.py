@@ -115,16 +115,26 @@ class ExecConfig:
 DEFAULT_PRECISION = "fp32"  # bf16 becomes the default only after a measured accuracy comparison
 
 
+def compile_default() -> bool:
+    """Compile the neuron kernel unless ``AUTOSNN_COMPILE=0`` (the test suite sets it: compiling
+    costs 20-40 s per process, more than a tiny test run takes)."""
+    import os
+
+    return os.environ.get("AUTOSNN_COMPILE", "1").strip().lower() not in ("0", "false", "no")
+
+
 def configure(
     device: str | None = "auto",
     precision: str = DEFAULT_PRECISION,
     *,
-    compile_neurons: bool = True,
+    compile_neurons: bool | None = None,
     channels_last: bool = True,
 ) -> ExecConfig:
     """Set up the default training path once per process and return what was chosen."""
     from autosnn.neuron import set_compiled
 
+    if compile_neurons is None:
+        compile_neurons = compile_default()
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
     if dev.type == "cpu":

@@ -60,7 +60,7 @@ def cifarnet_fang(cfg: ArchConfig) -> SpikingNet:
     for i in range(5):
         body.append(ConvNeuron(C, C, 3, neuron=neuron))
         if i in (1, 4):
-            body.append(SpikeMaxPool())
+            body.append(SpikeMaxPool(neuron))
     head = Head([C * 64, (C // 2) * 16], cfg.num_classes, neuron)
     return SpikingNet(cfg, Stem(cfg.input_shape, C, neuron), body, head)
 

@@ -2,53 +2,73 @@
 
 The network is snn1 ``SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5`` (C=16, T=8, 32x32, batch 96). The
 baseline is the same network with the same weights run the way reference SNN code runs it: every
-layer called once per timestep, spikingjelly's single-step PLIF, fp32, default memory layout
-(:mod:`autosnn.reference`). Repetitions are interleaved and medians reported, because this machine
-is noisy. The glibc allocator tuning is process-wide, so it helps the baseline too: the ratio is
-conservative.
+layer called once per timestep, spikingjelly's single-step PLIF, fp32, default memory layout and
+allocator (:mod:`autosnn.reference`). Ours is the default training path set up by
+:func:`autosnn.runtime.configure` (fused compiled neuron, channels_last, allocator tuning).
 
-Usage: python bench/forward.py [--reps 5] [--batch 96] [--precision auto]
+Each side runs in its own worker process, because the allocator tuning and the compiled kernels
+are process-wide settings of our path; steps are interleaved (baseline, ours, baseline, ...) and
+medians reported, because this machine is noisy.
+
+Usage: python bench/forward.py [--reps 5] [--batch 96] [--precision fp32]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import statistics
 import time
-
-import torch
-import torch.nn.functional as F
-
-import autosnn
-from autosnn.reference import forward_per_timestep, per_timestep_copy
-from autosnn.runtime import ExecConfig, configure, prepare_input, prepare_model, seed_everything
+from multiprocessing.connection import Connection
 
 GENOTYPE = "SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5"
 
 
-def make_step(model, forward, cfg: ExecConfig | None, x, y):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    target = F.one_hot(y, 10).float()
+def worker(conn: Connection, side: str, args: dict) -> None:
+    """Build the network (same seed -> same weights on both sides), then time steps on request."""
+    import torch
+    import torch.nn.functional as F
+
+    import autosnn
+    from autosnn.reference import forward_per_timestep, per_timestep_copy
+    from autosnn.runtime import configure, prepare_input, prepare_model, seed_everything
+
+    seed_everything(args["seed"])
+    model = autosnn.build("snn1", GENOTYPE, args["channels"], 10, (3, 32, 32), args["timesteps"])
+    x = torch.randn(args["batch"], 3, 32, 32)
+    target = F.one_hot(torch.randint(0, 10, (args["batch"],)), 10).float()
+    t0 = time.perf_counter()
+    if side == "baseline":
+        net = per_timestep_copy(model).train()
+        label = "baseline per-timestep fp32"
+
+        def forward():
+            return forward_per_timestep(net, x)
+    else:
+        cfg = configure("cpu", args["precision"], compile_neurons=True, channels_last=True)
+        net = prepare_model(model, cfg).train()
+        xin = prepare_input(x, cfg)
+        label = f"ours default [{cfg.describe()}]"
+
+        def forward():
+            with cfg.autocast():
+                return net(xin)
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
     def step() -> float:
+        start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        if cfg is None:
-            out = forward(x)
-        else:
-            with cfg.autocast():
-                out = forward(x)
-        loss = F.mse_loss(out.float(), target)
+        loss = F.mse_loss(forward().float(), target)
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        return time.perf_counter() - start
 
-    return step
-
-
-def timed(step) -> float:
-    t0 = time.perf_counter()
+    step()  # warm-up: compiles the neuron kernels once (dynamic shapes), faults memory in
     step()
-    return time.perf_counter() - t0
+    conn.send((label, time.perf_counter() - t0))
+    while conn.recv() == "step":
+        conn.send(step())
 
 
 def main() -> None:
@@ -59,51 +79,38 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--precision", default="fp32", help="fp32 (default path), bf16 or auto")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    seed_everything(args.seed)
+    args = vars(ap.parse_args())
 
-    base_model = autosnn.build("snn1", GENOTYPE, args.channels, 10, (3, 32, 32), args.timesteps)
-    x = torch.randn(args.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (args.batch,))
+    ctx = mp.get_context("spawn")
+    sides = {}
+    for side in ("baseline", "ours"):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=worker, args=(child, side, args), daemon=True)
+        proc.start()
+        sides[side] = (parent, proc)
+    labels = {}
+    for side, (conn, _) in sides.items():
+        labels[side], warm = conn.recv()
+        print(f"{labels[side]}: ready after {warm:.1f} s (build + warm-up incl. compilation)")
 
-    ref = per_timestep_copy(base_model).train()
-    steps = {"baseline per-timestep fp32": make_step(
-        ref, lambda inp: forward_per_timestep(ref, inp), None, x, y)}
+    times: dict[str, list[float]] = {s: [] for s in sides}
+    for _ in range(args["reps"]):
+        for side, (conn, _) in sides.items():
+            time.sleep(0.5)  # let the other worker's OpenMP threads stop spin-waiting
+            conn.send("step")
+            times[side].append(conn.recv())
+    for conn, proc in sides.values():
+        conn.send("stop")
+        proc.join(timeout=30)
 
-    t0 = time.perf_counter()
-    cfg = configure("cpu", args.precision, compile_neurons=True, channels_last=True)
-    paths = [("default", cfg)]
-    if cfg.precision != "fp32":
-        paths.append(("fp32", ExecConfig(cfg.device, "fp32", True, cfg.compiled_neurons)))
-    for label, c in paths:
-        m = prepare_model(autosnn.build("snn1", GENOTYPE, args.channels, 10, (3, 32, 32),
-                                        args.timesteps), c)
-        m.load_state_dict(base_model.state_dict())
-        m.train()
-        xin = prepare_input(x, c)
-        steps[f"ours {label} [{c.describe()}]"] = make_step(m, m, c, xin, y)
-    # Warm-up: compiles the neuron kernels once (dynamic shapes) and faults memory in.
-    for step in steps.values():
-        step()
-    print(f"warm-up incl. neuron kernel compilation: {time.perf_counter() - t0:.1f} s")
-
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(args.reps):
-        for k, step in steps.items():
-            times[k].append(timed(step))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    ips = {k: args.batch / v for k, v in med.items()}
-    base_key = next(iter(steps))
-    for k in steps:
-        print(f"{k:55s} median {med[k] * 1000:8.1f} ms/step  {ips[k]:7.1f} img/s  "
-              f"{med[base_key] / med[k]:.2f}x")
-    keys = list(steps)
-    default_key = keys[1]
-    fp32_key = keys[2] if len(keys) > 2 else keys[1]
-    print(f"fp32 path speedup {med[base_key] / med[fp32_key]:.2f}x")
-    print(f"speedup {med[base_key] / med[default_key]:.2f}x (ours {ips[default_key]:.1f} img/s "
-          f"[{cfg.describe()}], baseline {ips[base_key]:.1f} img/s)")
+    med = {s: statistics.median(v) for s, v in times.items()}
+    ips = {s: args["batch"] / v for s, v in med.items()}
+    for s in sides:
+        print(f"{labels[s]:55s} median {med[s] * 1000:8.1f} ms/step  {ips[s]:7.1f} img/s  "
+              f"(reps {', '.join(f'{t * 1000:.0f}' for t in times[s])} ms)")
+    ratio = med["baseline"] / med["ours"]
+    print(f"speedup {ratio:.2f}x (ours {ips['ours']:.1f} img/s [{labels['ours'][14:-1]}], "
+          f"baseline {ips['baseline']:.1f} img/s)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -14,3 +15,8 @@ def _seed() -> None:
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+# Compiling the neuron kernel costs 20-40 s per process: tests (and the CLI subprocesses they
+# start, which inherit the environment) use the eager kernel, which computes the same thing.
+os.environ.setdefault("AUTOSNN_COMPILE", "0")

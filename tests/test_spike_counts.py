@@ -70,3 +70,9 @@ def test_per_neuron_activity_sums_to_layer_spikes() -> None:
     for name, counts in act.items():
         assert abs(float(counts.sum()) - report.per_layer[name]) < 1e-3 * max(1.0, counts.sum())
     assert act["stem.lif"].shape == (4, 32, 32)
+
+
+def test_ann_variant_counts_no_spikes_even_at_max_pools() -> None:
+    model = autosnn.build(channels=4, timesteps=1, neuron="relu").eval()
+    model(torch.randn(2, 3, 32, 32))
+    assert model.active_spiking_layers() == []

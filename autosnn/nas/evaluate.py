@@ -16,9 +16,9 @@ from torch import Tensor
 
 from autosnn.data import TensorSplit, batches
 from autosnn.nas.fitness import Evaluation
-from autosnn.nas.runtime import precision_context
 from autosnn.network import SpikingNet
 from autosnn.neuron import SpikingLayer
+from autosnn.runtime import precision_context
 from autosnn.spaces import Genotype
 
 

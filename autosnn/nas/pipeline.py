@@ -22,9 +22,9 @@ from autosnn.nas.config import SearchConfig, TrainConfig
 from autosnn.nas.data import DataSpec, load_data
 from autosnn.nas.outputs import write_json as _write_json
 from autosnn.nas.progress import Reporter
-from autosnn.nas.runtime import resolve_device
 from autosnn.nas.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 from autosnn.network import SpikingNet
+from autosnn.runtime import configure, prepare_model, resolve_device
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ def run_supernet(
         reporter.log(f"note: overwriting {out / SUPERNET_FILE}")
     splits = load_data(data)
     info = splits.info
-    device = resolve_device(train.device)
+    exec_cfg = configure(train.device, train.precision)  # the fast training path
     torch.manual_seed(train.seed)
-    net = autosnn.build_supernet(
+    net = prepare_model(autosnn.build_supernet(
         model.space, model.channels, info.num_classes, info.input_shape, info.timesteps,
         candidates=model.candidates, neuron=model.neuron,
-    ).to(device)
+    ), exec_cfg)
     reporter.log(
         f"super-network {model.space} C={model.channels} T={info.timesteps} on {info.name}: "
         f"{len(splits.train)} train / {len(splits.val)} val samples, {train.epochs} epochs"
@@ -274,9 +274,9 @@ def run_train(
     reporter = reporter or Reporter(quiet=True)
     out.mkdir(parents=True, exist_ok=True)
     splits = load_data(data)
-    device = resolve_device(train.device)
+    exec_cfg = configure(train.device, train.precision)  # the fast training path
     torch.manual_seed(train.seed)
-    net = build_from_spec(model, splits.info).to(device)
+    net = prepare_model(build_from_spec(model, splits.info), exec_cfg)
     what = model.zoo or f"{model.space}:{model.genotype}"
     reporter.log(f"training {what} C={model.channels} T={net.timesteps} on {splits.info.name}: "
                  f"{len(splits.train)} samples, {train.epochs} epochs, cutout {train.cutout}")

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from autosnn.layers import Cell
 from autosnn.nas.evaluate import layer_counts
 from autosnn.nas.fitness import Evaluation
-from autosnn.nas.runtime import precision_context
 from autosnn.network import SpikingNet
 from autosnn.neuron import SpikingLayer
+from autosnn.runtime import precision_context
 from autosnn.spaces import Genotype
 
 

@@ -23,9 +23,9 @@ from autosnn.data import Augment, TensorSplit, batches
 from autosnn.errors import CheckpointError
 from autosnn.nas.config import TrainConfig
 from autosnn.nas.progress import Reporter
-from autosnn.nas.runtime import precision_context
 from autosnn.network import SpikingNet
 from autosnn.neuron import SpikingLayer
+from autosnn.runtime import precision_context
 from autosnn.spaces import Genotype
 
 # Called before each batch; returns the path to train (super-network) or None (fixed network).
