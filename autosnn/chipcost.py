@@ -57,6 +57,7 @@ class ChipCost:
         num_classes: int,
         input_shape: tuple[int, int, int],
         timesteps: int,
+        candidates: tuple[str, ...] | None = None,
     ) -> None:
         try:
             self.profile = hwsim.load_chip(target.chip)
@@ -64,6 +65,9 @@ class ChipCost:
             raise AutosnnError(str(exc)) from None
         self.target = target
         self.space = get_space(space)
+        if candidates:
+            self.space = self.space.with_candidates(tuple(candidates))
+        self._costs: dict[tuple[Genotype, float], float] = {}
         self.arch = dict(channels=channels, num_classes=num_classes,
                          input_shape=tuple(input_shape), timesteps=timesteps)
         self._graph = functools.lru_cache(maxsize=4096)(self._graph_uncached)
@@ -85,6 +89,12 @@ class ChipCost:
 
     def cost(self, genotype: Genotype, spikes: float) -> float:
         """Energy (J) or latency (s) per inference; +inf when the network does not fit."""
+        key = (tuple(genotype), float(spikes))
+        if key not in self._costs:
+            self._costs[key] = self._cost(*key)
+        return self._costs[key]
+
+    def _cost(self, genotype: Genotype, spikes: float) -> float:
         rec = self.record(genotype, spikes)
         value = (rec.energy_total_j if self.target.metric == "energy"
                  else rec.latency_per_inference_s)

@@ -185,3 +185,20 @@ def test_train_zoo_model_from_scratch(tmp_path):
     model = autosnn.load(tmp_path / "model.pt")
     assert model.config.kind == "zoo" and model.config.name == "cifarnet-fang"
     assert 0.0 <= model.extra["test_accuracy"] <= 1.0
+
+
+def test_search_for_a_chip_discounts_energy_and_reports_chip_figures(run_dir, tmp_path):
+    (tmp_path / "supernet.pt").symlink_to(run_dir / "supernet.pt")
+    cli("search", "--out", tmp_path, "--lambda", "0", "--lambda", "-0.5", "--chip", "loihi2.yaml",
+        *SEARCH, "-q")
+    doc = json.loads((tmp_path / "search.json").read_text())
+    assert doc["chip"]["profile"] == "loihi2" and doc["chip"]["reference_cost"] > 0
+    entries = doc["candidates_evaluated"]
+    for key in ("0", "-0.5"):
+        w = doc["winners"][key]
+        assert w["chip"]["feasible"] and w["chip"]["energy_per_inference_j"] > 0
+        scored = [e for e in entries if key in e["fitness"] and key in e["rounds"]]
+        assert w["fitness"] == max(e["fitness"][key] for e in scored)
+    # lambda 0 ignores the chip: fitness is accuracy; lambda -0.5 discounts by chip energy
+    assert all(e["fitness"]["0"] == e["accuracy"] for e in entries if "0" in e["fitness"])
+    assert any(e["fitness"]["-0.5"] != e["accuracy"] for e in entries)

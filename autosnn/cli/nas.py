@@ -120,6 +120,8 @@ def search_cmd(
     channels: Channels = None,
     timesteps: Timesteps = None,
     epochs: Epochs = None,
+    chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
+    chip_metric: Annotated[str, typer.Option("--chip-metric", help="energy or latency per inference (with --chip).")] = "energy",
 ) -> None:
     """Evolutionary (or random) search on a trained super-network, one run per --lambda.
 
@@ -136,6 +138,7 @@ def search_cmd(
         eval_batch_size=batch_size or 256, precision=precision or "fp32", device=device,
         val_limit=limit, data_dir=data_dir,
         expect={k: v for k, v in expect.items() if v is not None},
+        chip=chip, chip_metric=chip_metric,
     )
     if epochs is not None:
         raise typer.BadParameter("the search trains nothing; --epochs applies to supernet/train")

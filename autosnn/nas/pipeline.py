@@ -93,6 +93,8 @@ class SearchRequest:
     val_limit: int | None = None  # overrides the super-network's recorded D_val cap
     data_dir: str | None = None  # overrides the super-network's recorded data folder
     expect: dict | None = None  # space/channels/timesteps/dataset the user named: must match
+    chip: str | None = None  # optimise energy/latency on this chip profile (hwsim) for spikes
+    chip_metric: str = "energy"
 
 
 def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
@@ -151,8 +153,30 @@ def run_search(
     if ann and any(lam != 0 for lam in lambdas):
         raise AutosnnError("the ANN variant (neuron relu) has no spikes: search it with --lambda 0")
 
+    chip_model, cost_ref = None, 0.0
+    if request.chip:
+        if ann:
+            raise AutosnnError("--chip needs a spiking super-network (this one is the ANN variant)")
+        from autosnn.chipcost import ChipCost, ChipTarget, chip_path
+
+        chip_model = ChipCost(
+            ChipTarget(chip_path(request.chip), request.chip_metric), space=net.config.name,
+            channels=net.config.channels, num_classes=net.config.num_classes,
+            input_shape=net.config.input_shape, timesteps=net.config.timesteps,
+            candidates=net.config.candidates,
+        )
+        cost_ref = chip_model.reference_cost(spikes_avg, seed=request.seed)
+        reporter.log(f"chip {chip_model.profile.name}: {request.chip_metric} per inference of "
+                     f"an average architecture at Spikes_avg: {cost_ref:.4g}")
+
     def fitness_for(lam: float):  # type: ignore[no-untyped-def]
-        return accuracy_fitness() if ann else make_fitness(request.fitness, lam, spikes_avg)
+        if ann:
+            return accuracy_fitness()
+        if chip_model is not None:
+            from autosnn.chipcost import chip_fitness
+
+            return chip_fitness(lam, chip_model, cost_ref)
+        return make_fitness(request.fitness, lam, spikes_avg)
 
     space = Space(tuple(net.config.candidates or ()), len(net.cells))
     batches_ = eval_batches(splits.val, request.eval_batch_size, device)
@@ -161,7 +185,7 @@ def run_search(
         "supernet": net.config.to_json(), "spikes_avg": spikes_avg, "data": data.to_dict(),
         "fitness": request.fitness, "search": asdict(request.config), "seed": request.seed,
         "lambdas": list(lambdas), "precision": request.precision,
-        "batch": request.eval_batch_size,
+        "batch": request.eval_batch_size, "chip": request.chip, "chip_metric": request.chip_metric,
     }, sort_keys=True)
     reporter.log(
         f"{request.config.method} search over {space.size:,} architectures of {net.config.name}, "
@@ -193,6 +217,10 @@ def run_search(
             "channels": net.config.channels, "timesteps": net.config.timesteps,
             "neuron": "plif", "checkpoint": f"winner-{key}.pt",
         }
+        if chip_model is not None:
+            from autosnn.chipcost import chip_summary
+
+            winners[key]["chip"] = chip_summary(chip_model, g, e.spikes)
     doc = {
         "space": net.config.name, "candidates": list(space.candidates),
         "supernet": {"config": json.loads(net.config.to_json()), "spikes_avg": spikes_avg},
@@ -201,6 +229,10 @@ def run_search(
         "ann_variant": ann, "seed": request.seed, "lambdas": list(lambdas),
         "evaluated": len(entries), "precision": request.precision,
         "candidates_evaluated": entries, "winners": winners,
+        "chip": None if chip_model is None else {
+            "profile": chip_model.profile.name, "metric": request.chip_metric,
+            "reference_cost": cost_ref,
+        },
     }
     write_json(out / "search.json", doc)
     for key, w in winners.items():
