@@ -28,8 +28,7 @@ Layer mapping (node names are the autosnn module names, so per-neuron activity k
 ``compat`` restricts the graph to what a consumer implements (same function, other primitives):
 
 - ``norse``: max-pool as ``SumPool2d`` + ``IF(r=1/dt, v_threshold=0.5)`` (norse has no Threshold);
-  avg-pool / GAP as a fixed diagonal ``Conv2d`` (norse has no AvgPool2d); the factorised reduce
-  as one 2x2 stride-2 conv (both branches in one kernel), since ``norse.torch.from_nir`` runs
+  the factorised reduce as one 2x2 stride-2 conv (both branches in one kernel), since ``norse.torch.from_nir`` runs
   nodes in depth-first order and mis-orders two parallel branches into one node.
 - ``spikingjelly``: max-pool as a fixed diagonal ``Conv2d`` (sum) + ``IF``; grouped convolutions
   expanded to dense ones (spikingjelly has no SumPool2d, no Threshold, no grouped conv).
@@ -118,20 +117,16 @@ class _Builder:
         w, b = fold_bn(conv.weight, m.bn, conv.bias)
         return self.conv(name, src, w, b, conv.stride[0], conv.padding[0], conv.groups)
 
-    def pool(self, name: str, src: _Signal, k: int, kind: str) -> _Signal:
-        """Per-channel k x k stride-k pooling: kind ``sum`` or ``avg``."""
+    def pool(self, name: str, src: _Signal, k: int) -> _Signal:
+        """Per-channel k x k stride-k sum pooling (every pooling autosnn does is on spikes and
+        sums them: max-pool before its "any spike" node, avg-pool/GAP as spike counts)."""
         c, h, w = src.shape
         out = (c, h // k, w // k)
-        as_conv = self.compat == "portable" or (
-            (kind == "avg" and self.compat == "norse")
-            or (kind == "sum" and self.compat == "spikingjelly")
-        )
-        if as_conv:
-            value = 1.0 if kind == "sum" else 1.0 / (k * k)
+        if self.compat in ("portable", "spikingjelly"):  # spikingjelly has no SumPool2d
             zeros = np.zeros(c, dtype=np.float32)
-            return self.conv(name, src, diagonal_kernel(c, k, value), zeros, k, 0)
-        cls = nir.SumPool2d if kind == "sum" else nir.AvgPool2d
-        node = cls(kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
+            return self.conv(name, src, diagonal_kernel(c, k, 1.0), zeros, k, 0)
+        node = nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]),
+                             padding=np.array([0, 0]))
         node.input_type = {"input": np.array(src.shape)}
         node.output_type = {"output": np.array(out)}
         self.add(name, node, [src])
@@ -239,16 +234,16 @@ def _body_layer(b: _Builder, name: str, m: nn.Module, x: _Signal) -> _Signal:
     if isinstance(m, SpikeMaxPool):
         k = m.pool.kernel_size
         k = k if isinstance(k, int) else k[0]
-        return b.any_spike(name, b.pool(f"{name}.sum", x, k, "sum"))
+        return b.any_spike(name, b.pool(f"{name}.sum", x, k))
     if isinstance(m, AvgPoolNeuron):
         k = m.pool.kernel_size
         k = k if isinstance(k, int) else k[0]
-        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, k, "sum")], m.lif)
+        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, k)], m.lif)
     if isinstance(m, GAPNeuron):
         c, h, w = x.shape
         if h != w:
             raise layer_error(name, TARGET, f"global pooling of a non-square map {h}x{w}")
-        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, h, "sum")], m.lif)
+        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, h)], m.lif)
     if isinstance(m, ConvNeuron):
         return b.lif(f"{name}.lif", [b.convbn(f"{name}.conv", x, m.conv)], m.lif)
     if isinstance(m, nn.Sequential):

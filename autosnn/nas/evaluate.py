@@ -102,12 +102,13 @@ def evaluate(
 
 
 def activity_arrays(net: SpikingNet, timesteps: int, samples: int) -> dict[str, np.ndarray]:
-    """Per-neuron spike counts summed over T and samples (after ``evaluate(..., activity=True)``),
-    one array per spiking layer, plus ``T`` and ``samples``: the ``--activity`` npz contents."""
+    """Per-neuron spike counts per sample, summed over T (after ``evaluate(..., activity=True)``),
+    one float array per spiking layer, plus ``T`` and ``samples``: the ``--activity`` npz that
+    ``hwsim estimate --activity`` reads. Keys are the module names, which the NIR exporter uses
+    as the names of the spiking nodes."""
     out: dict[str, np.ndarray] = {}
-    for name, m in net.active_spiking_layers():
-        if m.activity is not None:
-            out[name] = np.rint(m.activity.detach().cpu().numpy()).astype(np.int64)
+    for name, counts in net.activity().items():
+        out[name] = counts.detach().cpu().numpy().astype(np.float64)
     out["T"] = np.array(timesteps, dtype=np.int64)
     out["samples"] = np.array(samples, dtype=np.int64)
     return out
