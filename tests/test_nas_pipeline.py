@@ -17,14 +17,7 @@ from autosnn.data import load_dataset
 from autosnn.nas.config import TrainConfig
 from autosnn.nas.train import fit, spike_regulariser
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster than two (and far faster on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = ["--dataset", "synthetic", "--limit", "64", "--preset", "quick", "--seed", "0"]

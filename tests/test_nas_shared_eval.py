@@ -13,14 +13,7 @@ from autosnn.nas.evolution import Space
 from autosnn.nas.outputs import extract_winner
 from autosnn.nas.shared_eval import SharedPrefixEvaluator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster than two (and far faster on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 
