@@ -9,7 +9,6 @@ Names: ``skip``, ``SCB_k{3,5,7}``, ``SRB_k{3,5,7}``, ``SIB_k{3,5}_e{1,3,6}``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import torch
@@ -131,9 +130,6 @@ for _k in (3, 5, 7):
 for _k in (3, 5):
     for _e in (1, 3, 6):
         _register(f"SIB_k{_k}_e{_e}", lambda cin, cout, s, n, k=_k, e=_e: SIB(cin, cout, k, e, s, n))
-
-BLOCK_NAME = re.compile(r"^(skip|S[CR]B_k[357]|SIB_k[35]_e[136])$")
-
 
 def list_blocks() -> list[str]:
     """Every registered block name."""

@@ -126,18 +126,21 @@ class SpikingNet(nn.Module):
         return self.head(h, T)
 
     # -- spikes ---------------------------------------------------------------------------
+    def active_modules(self) -> list[tuple[str, nn.Module]]:
+        """``named_modules()`` without the blocks a super-network's slots hold but do not use."""
+        inactive = tuple(
+            f"{cname}.ops.{k}."
+            for cname, cell in self.named_modules()
+            if isinstance(cell, Cell)
+            for k in cell.ops
+            if k != cell.active
+        )
+        return [(n, m) for n, m in self.named_modules() if not (inactive and n.startswith(inactive))]
+
     def active_spiking_layers(self) -> list[tuple[str, SpikingLayer]]:
         """Spiking layers on the active path, in forward order, with their module names."""
-        inactive: list[str] = []
-        for cname, cell in self.named_modules():
-            if isinstance(cell, Cell):
-                inactive += [f"{cname}.ops.{k}." for k in cell.ops if k != cell.active]
-        out = []
-        for name, m in self.named_modules():
-            if isinstance(m, SpikingLayer) and m.counts_spikes:
-                if not any(name.startswith(p) for p in inactive):
-                    out.append((name, m))
-        return out
+        return [(n, m) for n, m in self.active_modules()
+                if isinstance(m, SpikingLayer) and m.counts_spikes]
 
     def spike_report(self) -> SpikeReport:
         """Per-layer spikes per sample of the last forward (one host sync for all layers)."""

@@ -93,11 +93,6 @@ def set_compiled(enabled: bool) -> bool:
     return _compiled
 
 
-def is_compiled() -> bool:
-    """Whether the compiled neuron loops are in use."""
-    return _compiled
-
-
 class _PLIFFunction(torch.autograd.Function):
     """Autograd node for the whole T-step PLIF: saves x and H, recomputes the rest."""
 

@@ -13,7 +13,7 @@ import copy
 
 import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
-from torch import Tensor, nn
+from torch import Tensor
 
 from autosnn.network import SpikingNet
 from autosnn.neuron import PLIF, SpikingLayer
@@ -65,8 +65,3 @@ def forward_per_timestep(ref: SpikingNet, x: Tensor) -> Tensor:
         rates.append(ref.head(h, 1))
     functional.reset_net(ref)
     return torch.stack(rates).mean(0)
-
-
-def reset(ref: nn.Module) -> None:
-    """Reset all neuron states of a per-timestep copy."""
-    functional.reset_net(ref)

@@ -14,7 +14,7 @@ from torch import nn
 
 from autosnn.layers import SpikeMaxPool
 from autosnn.network import SpikingNet
-from autosnn.neuron import SpikingLayer
+from autosnn.neuron import ReLUNeuron, SpikingLayer
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,6 @@ def summarize(model: SpikingNet) -> NetSummary:
     records: list[LayerInfo] = []
     hooks = []
     active = {id(m) for _, m in model.active_spiking_layers()}
-    inactive_prefixes = [
-        f"{cname}.ops.{k}."
-        for cname, cell in model.named_modules()
-        if hasattr(cell, "ops") and hasattr(cell, "active")
-        for k in cell.ops
-        if k != cell.active
-    ]
 
     def hook_for(name: str, kind: str):
         def hook(mod: nn.Module, inp: tuple, out: torch.Tensor) -> None:
@@ -86,11 +79,11 @@ def summarize(model: SpikingNet) -> NetSummary:
 
         return hook
 
-    for name, m in model.named_modules():
+    for name, m in model.active_modules():
         kind = _kind(m)
-        if kind is None or any(name.startswith(p) for p in inactive_prefixes):
+        if kind is None:
             continue
-        if isinstance(m, SpikingLayer) and not m.counts_spikes:
+        if isinstance(m, ReLUNeuron):
             kind = "relu"
         hooks.append(m.register_forward_hook(hook_for(name, kind)))
     try:
