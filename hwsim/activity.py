@@ -61,7 +61,9 @@ def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
     if key not in data:
         raise HwsimInputError(path, key, "a positive integer scalar (missing)")
     value = np.asarray(data[key])
-    if value.size != 1 or not np.issubdtype(value.dtype, np.number) or value.item() <= 0:
+    real = np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)
+    # non-finite or complex values would crash int() below instead of being reported
+    if value.size != 1 or not real or not np.isfinite(value.item()) or value.item() <= 0:
         raise HwsimInputError(path, key, "a positive integer scalar")
     if float(value.item()) != int(value.item()):
         raise HwsimInputError(path, key, "a positive integer scalar")

@@ -253,6 +253,8 @@ def load_chip(name_or_path: str | Path) -> ChipSpec:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise HwsimInputError(path, "file", f"a readable YAML file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise HwsimInputError(path, "file", "a UTF-8 text YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "syntax"

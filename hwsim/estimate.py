@@ -303,11 +303,11 @@ def build_trees(senders: list[Sender], core_of: np.ndarray, chip: ChipSpec) -> T
         else:
             sp, tq = np.divmod(s.pair_key, size)
             keep = (s.pair_spikes > 0) & (core_ext[sp] != core_ext[tq])  # same core: no message
-            sp, tq, w = sp[keep], tq[keep], s.pair_spikes
+            sp, tq = sp[keep], tq[keep]
             e_tree.append(np.arange(sp.size) + n_trees)
             e_router.append(router_ext[tq])
             src_r.append(router_ext[sp])
-            weight.append(w[keep])
+            weight.append(s.pair_spikes[keep])
             deliv.append(np.ones(sp.size))
         layer.append(np.full(weight[-1].size, si))
         n_trees += weight[-1].size

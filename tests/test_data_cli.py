@@ -86,3 +86,14 @@ def test_info_fashion_mnist_reports_debian_package_sizes(monkeypatch: pytest.Mon
     assert [lines[k].strip() for k in ("train", "val", "test")] == ["48000", "12000", "10000"]
     assert "input shape  1x32x32" in result.output and lines["classes"].strip() == "10"
     assert DEBIAN_FMNIST.as_posix() in result.output
+
+
+@pytest.mark.parametrize("option", [["--limit", "0"], ["--limit", "-3"], ["--timesteps", "0"]])
+def test_info_rejects_non_positive_limit_and_timesteps_in_one_line(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["data", "info", "synthetic", *option])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {option[0]} must be >= 1, got {option[1]}\n"

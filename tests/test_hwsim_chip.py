@@ -115,6 +115,13 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
         load_chip(path)
 
 
+def test_binary_profile_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00 not text")
+    with pytest.raises(HwsimInputError, match="binary.yaml: file"):
+        load_chip(path)
+
+
 bad_numbers = st.one_of(
     st.floats(max_value=-1e-12, allow_nan=False, allow_infinity=False),
     st.integers(max_value=-1),

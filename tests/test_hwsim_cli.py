@@ -12,29 +12,16 @@ from typer.testing import CliRunner
 
 from hwsim import HwsimInputError, load_activity, network_from_nir
 from hwsim.cli import app
+from tests.test_hwsim_model import conv2d, lif
 
 runner = CliRunner()
-
-
-def lif(shape: tuple[int, ...]) -> nir.LIF:
-    return nir.LIF(
-        tau=np.ones(shape), r=np.ones(shape), v_leak=np.zeros(shape), v_threshold=np.ones(shape)
-    )
 
 
 def tiny_graph() -> nir.NIRGraph:
     return nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
-            "stem.conv": nir.Conv2d(
-                input_shape=(6, 6),
-                weight=np.ones((4, 2, 3, 3)),
-                stride=1,
-                padding=1,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(4),
-            ),
+            "stem.conv": conv2d((6, 6), (4, 2, 3, 3), padding=1),
             "stem.lif": lif((4, 6, 6)),
             "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0),
             "fc": nir.Linear(weight=np.ones((5, 144))),
@@ -164,6 +151,16 @@ def test_activity_missing_T_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(HwsimInputError) as err:
         load_activity(act)
     assert err.value.field == "T"
+
+
+@pytest.mark.parametrize("t", [np.inf, np.nan, 1 + 2j, 2.5, 0])
+def test_activity_bad_T_is_one_line_error(net_file: Path, tmp_path: Path, t: object) -> None:
+    act = write_act(tmp_path / "act.npz", T=np.array(t), samples=np.array(1))
+    assert_one_line_error(
+        runner.invoke(app, ["estimate", str(net_file), "--activity", str(act)]),
+        str(act),
+        "T: a positive integer scalar",
+    )
 
 
 def test_activity_rejects_negative_counts_and_unknown_names(tmp_path: Path) -> None:

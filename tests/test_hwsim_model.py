@@ -23,6 +23,26 @@ def lif(shape: tuple[int, ...]) -> nir.LIF:
     )
 
 
+def conv2d(
+    input_shape: tuple[int, int],
+    weight_shape: tuple[int, int, int, int],
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+) -> nir.Conv2d:
+    """All-ones Conv2d, dilation 1: hwsim only looks at the geometry and the non-zero pattern."""
+    return nir.Conv2d(
+        input_shape=input_shape,
+        weight=np.ones(weight_shape),
+        stride=stride,
+        padding=padding,
+        dilation=1,
+        groups=groups,
+        bias=np.zeros(weight_shape[0]),
+    )
+
+
 def chip_with(**figures: object) -> ChipSpec:
     """generic-mesh template with some figures replaced (all as assumed values)."""
     data = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
@@ -226,15 +246,7 @@ def test_conv_geometry_matches_dense_expansion(cin, h, w, cout, k, s, p, g) -> N
     graph = nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([cin, h, w])}),
-            "conv": nir.Conv2d(
-                input_shape=(h, w),
-                weight=np.ones((cout, cin // g, k, k)),
-                stride=s,
-                padding=p,
-                dilation=1,
-                groups=g,
-                bias=np.zeros(cout),
-            ),
+            "conv": conv2d((h, w), (cout, cin // g, k, k), stride=s, padding=p, groups=g),
             "lif": lif((cout, ho, wo)),
         },
         edges=[("input", "conv"), ("conv", "lif")],
@@ -258,29 +270,13 @@ def small_cnn(c1: int = 8, c2: int = 16, k2: int = 3) -> nir.NIRGraph:
     return nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
-            "conv1": nir.Conv2d(
-                input_shape=(16, 16),
-                weight=np.ones((c1, 2, 3, 3)),
-                stride=1,
-                padding=1,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(c1),
-            ),
+            "conv1": conv2d((16, 16), (c1, 2, 3, 3), padding=1),
             "lif1": lif((c1, 16, 16)),
             "pool1.sum": nir.SumPool2d(
                 kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
             ),
             "pool1.spike": nir.Threshold(threshold=np.full((c1, 8, 8), 0.5)),
-            "conv2": nir.Conv2d(
-                input_shape=(8, 8),
-                weight=np.ones((c2, c1, k2, k2)),
-                stride=1,
-                padding=k2 // 2,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(c2),
-            ),
+            "conv2": conv2d((8, 8), (c2, c1, k2, k2), padding=k2 // 2),
             "lif2": lif((c2, 8, 8)),
             "flat": nir.Flatten(input_type={"input": np.array([c2, 8, 8])}, start_dim=0),
             "fc": nir.Linear(weight=np.ones((10, c2 * 64))),
@@ -345,15 +341,7 @@ def test_speck_more_layers_than_cores_is_infeasible() -> None:
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([1, 4, 4])})}
     edges, prev = [], "input"
     for i in range(10):
-        nodes[f"c{i}"] = nir.Conv2d(
-            input_shape=(4, 4),
-            weight=np.ones((1, 1, 1, 1)),
-            stride=1,
-            padding=0,
-            dilation=1,
-            groups=1,
-            bias=np.zeros(1),
-        )
+        nodes[f"c{i}"] = conv2d((4, 4), (1, 1, 1, 1))
         nodes[f"l{i}"] = lif((1, 4, 4))
         edges += [(prev, f"c{i}"), (f"c{i}", f"l{i}")]
         prev = f"l{i}"
@@ -396,15 +384,7 @@ def test_pieces_respect_neurons_and_memory_limits() -> None:
     graph = nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([8, 9, 9])}),
-            "conv": nir.Conv2d(
-                input_shape=(9, 9),
-                weight=np.ones((8, 8, 2, 2)),
-                stride=1,
-                padding=0,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(8),
-            ),
+            "conv": conv2d((9, 9), (8, 8, 2, 2)),
             "lif": lif((8, 8, 8)),
         },
         edges=[("input", "conv"), ("conv", "lif")],
@@ -447,15 +427,7 @@ def test_link_loads_match_a_per_spike_walk(multicast: bool) -> None:
     graph = nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
-            "conv": nir.Conv2d(
-                input_shape=(6, 6),
-                weight=np.ones((4, 2, 3, 3)),
-                stride=1,
-                padding=1,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(4),
-            ),
+            "conv": conv2d((6, 6), (4, 2, 3, 3), padding=1),
             "lif": lif((4, 6, 6)),
             "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0),
             "fc": nir.Linear(weight=fc.astype(float)),

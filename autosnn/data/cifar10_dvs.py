@@ -16,7 +16,7 @@ import torch
 
 from autosnn.data.aedat import read_aedat2_dvs128, read_aedat4
 from autosnn.data.cifar import CIFAR10_CLASSES
-from autosnn.data.events import events_to_frames, interleave_by_class
+from autosnn.data.events import Events, interleave_by_class, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
 from autosnn.errors import DataError
@@ -50,22 +50,21 @@ def _list(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
     return interleave_by_class(train), interleave_by_class(test)
 
 
+def _read(path: Path) -> Events:
+    if path.suffix == ".aedat4":
+        events = read_aedat4(path, _ORIGIN)
+    else:
+        events = read_aedat2_dvs128(path, _ORIGIN)
+    events.check_bounds(*SENSOR, path, _ORIGIN)
+    return events
+
+
 def _open_cifar10_dvs(root: Path) -> Source:
     train, test = _list(root)
     samples = {"train": train, "test": test}
-    width, height = SENSOR
 
     def load(part: str, indices: np.ndarray, timesteps: int) -> tuple[torch.Tensor, torch.Tensor]:
-        chosen = [samples[part][i] for i in indices.tolist()]
-        frames = np.zeros((len(chosen), timesteps, 2, height, width), dtype=np.uint8)
-        for k, (path, _) in enumerate(chosen):
-            if path.suffix == ".aedat4":
-                events = read_aedat4(path, _ORIGIN)
-            else:
-                events = read_aedat2_dvs128(path, _ORIGIN)
-            events.check_bounds(width, height, path, _ORIGIN)
-            frames[k] = events_to_frames(events, timesteps, height, width)
-        return torch.from_numpy(frames), torch.tensor([c for _, c in chosen], dtype=torch.int64)
+        return load_recordings(samples[part], indices, timesteps, SENSOR, _read)
 
     return Source(root, len(train), len(test), load)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from autosnn.data.aedat import read_aedat31_polarity
-from autosnn.data.events import Events, events_to_frames
+from autosnn.data.events import Events, events_to_frames, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
 from autosnn.errors import DataError
@@ -116,11 +116,7 @@ def _open_gesture(root: Path) -> Source:
                  "test": _tonic_samples(root, "ibmGestureTest")}
 
         def load(part: str, indices: np.ndarray, timesteps: int) -> tuple[torch.Tensor, torch.Tensor]:
-            chosen = [tonic[part][i] for i in indices.tolist()]
-            frames = np.zeros((len(chosen), timesteps, 2, height, width), dtype=np.uint8)
-            for k, (path, _) in enumerate(chosen):
-                frames[k] = events_to_frames(read_gesture_npy(path), timesteps, height, width)
-            return torch.from_numpy(frames), torch.tensor([c for _, c in chosen], dtype=torch.int64)
+            return load_recordings(tonic[part], indices, timesteps, SENSOR, read_gesture_npy)
 
         return Source(root, len(tonic["train"]), len(tonic["test"]), load)
 

@@ -9,10 +9,12 @@ length. Counts saturate at 255 to keep uint8 storage (a whole event dataset stay
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from autosnn.errors import DataError
 
@@ -72,13 +74,31 @@ def time_bins(t: np.ndarray, timesteps: int) -> np.ndarray:
 
 def events_to_frames(events: Events, timesteps: int, height: int, width: int) -> np.ndarray:
     """Bin a recording into uint8 counts ``(T, 2, H, W)`` (polarity channel 0 = OFF, 1 = ON)."""
-    frames_size = timesteps * 2 * height * width
     if len(events) == 0:
         return np.zeros((timesteps, 2, height, width), dtype=np.uint8)
     b = time_bins(events.t, timesteps)
     flat = ((b * 2 + events.p.astype(np.int64)) * height + events.y) * width + events.x
-    counts = np.bincount(flat, minlength=frames_size)
+    counts = np.bincount(flat, minlength=timesteps * 2 * height * width)
     return np.minimum(counts, 255).astype(np.uint8).reshape(timesteps, 2, height, width)
+
+
+def load_recordings(
+    samples: Sequence[tuple[Path, int]],
+    indices: np.ndarray,
+    timesteps: int,
+    sensor: tuple[int, int],
+    read: Callable[[Path], Events],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames ``(N, T, 2, H, W)`` and int64 labels of the file-per-sample ``samples[indices]``.
+
+    ``sensor`` is ``(width, height)``; ``read`` decodes one file (and checks its bounds).
+    """
+    width, height = sensor
+    chosen = [samples[i] for i in indices.tolist()]
+    frames = np.zeros((len(chosen), timesteps, 2, height, width), dtype=np.uint8)
+    for k, (path, _) in enumerate(chosen):
+        frames[k] = events_to_frames(read(path), timesteps, height, width)
+    return torch.from_numpy(frames), torch.tensor([c for _, c in chosen], dtype=torch.int64)
 
 
 def interleave_by_class(samples: list[tuple[Path, int]]) -> list[tuple[Path, int]]:

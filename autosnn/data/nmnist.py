@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autosnn.data.events import Events, events_to_frames, interleave_by_class
+from autosnn.data.events import Events, interleave_by_class, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
 from autosnn.errors import DataError
@@ -65,15 +65,9 @@ def _list(root: Path, split: str) -> list[tuple[Path, int]]:
 
 def _open_nmnist(root: Path) -> Source:
     samples = {"train": _list(root, "Train"), "test": _list(root, "Test")}
-    width, height = SENSOR
 
     def load(part: str, indices: np.ndarray, timesteps: int) -> tuple[torch.Tensor, torch.Tensor]:
-        chosen = [samples[part][i] for i in indices.tolist()]
-        frames = np.zeros((len(chosen), timesteps, 2, height, width), dtype=np.uint8)
-        for k, (path, _) in enumerate(chosen):
-            frames[k] = events_to_frames(read_nmnist_bin(path), timesteps, height, width)
-        labels = torch.tensor([c for _, c in chosen], dtype=torch.int64)
-        return torch.from_numpy(frames), labels
+        return load_recordings(samples[part], indices, timesteps, SENSOR, read_nmnist_bin)
 
     return Source(root, len(samples["train"]), len(samples["test"]), load)
 

@@ -139,6 +139,10 @@ def resolve_root(spec: DatasetSpec, data_dir: str | Path | None) -> Path:
     raise spec.missing(", ".join(looked))
 
 
+def _n_val(n_train: int) -> int:
+    return int(round(n_train * VAL_FRACTION))
+
+
 def split_train_val(n_train: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded 8:2 split of ``range(n_train)`` into (D_train, D_val) index tensors.
 
@@ -147,8 +151,15 @@ def split_train_val(n_train: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
     """
     generator = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n_train, generator=generator)
-    n_val = int(round(n_train * VAL_FRACTION))
+    n_val = _n_val(n_train)
     return perm[: n_train - n_val].clone(), perm[n_train - n_val :].clone()
+
+
+def _check_options(limit: int | None, timesteps: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be >= 1, got {limit}")
+    if timesteps is not None and timesteps < 1:
+        raise DataError(f"--timesteps must be >= 1, got {timesteps}")
 
 
 def _limited(indices: torch.Tensor, limit: int | None) -> torch.Tensor:
@@ -170,10 +181,7 @@ def load_dataset(
     of event frames (default 20) for event data and is recorded in ``info`` for static data
     (default 8). Raises :class:`DataError` for missing or malformed files.
     """
-    if limit is not None and limit < 1:
-        raise DataError(f"--limit must be >= 1, got {limit}")
-    if timesteps is not None and timesteps < 1:
-        raise DataError(f"--timesteps must be >= 1, got {timesteps}")
+    _check_options(limit, timesteps)
     spec = get_spec(name)
     root = resolve_root(spec, data_dir)
     source = spec.open(root)
@@ -204,10 +212,11 @@ def dataset_info(
     timesteps: int | None = None,
 ) -> tuple[DatasetInfo, dict[str, int]]:
     """Describe a dataset and its split sizes without decoding its samples (``data info``)."""
+    _check_options(limit, timesteps)
     spec = get_spec(name)
     source = spec.open(resolve_root(spec, data_dir))
     t = timesteps if timesteps is not None else spec.info.timesteps
-    n_val = int(round(source.n_train * VAL_FRACTION))
+    n_val = _n_val(source.n_train)
     sizes = {"train": source.n_train - n_val, "val": n_val, "test": source.n_test}
     if limit is not None:
         sizes = {k: min(v, limit) for k, v in sizes.items()}
