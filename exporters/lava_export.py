@@ -68,7 +68,7 @@ def _k(name: str, lif: nn.Module) -> float:
     return float(torch.sigmoid(lif.w.detach().float()))
 
 
-def _convbn(name: str, lif_name: str, m: ConvBN, lif: nn.Module, shape) -> LavaLayer:
+def _convbn(lif_name: str, m: ConvBN, lif: nn.Module, shape) -> LavaLayer:
     w, b = fold_bn(m.conv.weight, m.bn, m.conv.bias)
     s, p = m.conv.stride[0], m.conv.padding[0]
     c, h, ww = shape
@@ -82,22 +82,22 @@ def _walk(name: str, m: nn.Module, shape: tuple[int, ...]) -> list[LavaLayer]:
     if isinstance(m, Cell):
         return _walk(f"{name}.ops.{m.active}", m.ops[m.active], shape)
     if isinstance(m, SCB):
-        a = _convbn(f"{name}.conv1", f"{name}.lif1", m.conv1, m.lif1, shape)
-        b = _convbn(f"{name}.conv2", f"{name}.lif2", m.conv2, m.lif2, a.out_shape)
+        a = _convbn(f"{name}.lif1", m.conv1, m.lif1, shape)
+        b = _convbn(f"{name}.lif2", m.conv2, m.lif2, a.out_shape)
         return [a, b]
     if isinstance(m, SRB):
         raise layer_error(name, TARGET, "residual add (conv + shortcut into one neuron): netx "
                           "describes a sequential chain of layers, no branches")
     if isinstance(m, SIB):
-        a = _convbn(f"{name}.expand", f"{name}.lif1", m.expand, m.lif1, shape)
-        b = _convbn(f"{name}.depthwise", f"{name}.lif2", m.depthwise, m.lif2, a.out_shape)
-        c = _convbn(f"{name}.project", f"{name}.lif3", m.project, m.lif3, b.out_shape)
+        a = _convbn(f"{name}.lif1", m.expand, m.lif1, shape)
+        b = _convbn(f"{name}.lif2", m.depthwise, m.lif2, a.out_shape)
+        c = _convbn(f"{name}.lif3", m.project, m.lif3, b.out_shape)
         return [a, b, c]
     if isinstance(m, Skip):
         if m.reduce is None or m.lif is None:
             return []
         if isinstance(m.reduce, ConvBN):
-            return [_convbn(f"{name}.reduce", f"{name}.lif", m.reduce, m.lif, shape)]
+            return [_convbn(f"{name}.lif", m.reduce, m.lif, shape)]
         if isinstance(m.reduce, FactorizedReduce):
             r = m.reduce
             half = r.conv_a.out_channels
@@ -121,7 +121,7 @@ def _walk(name: str, m: nn.Module, shape: tuple[int, ...]) -> list[LavaLayer]:
         return [LavaLayer(f"{name}.lif", "conv", diagonal_kernel(c, h, 1.0), None,
                           _k(f"{name}.lif", m.lif), (c, 1, 1), h)]
     if isinstance(m, ConvNeuron):
-        return [_convbn(f"{name}.conv", f"{name}.lif", m.conv, m.lif, shape)]
+        return [_convbn(f"{name}.lif", m.conv, m.lif, shape)]
     if isinstance(m, nn.Sequential):
         for i, sub in enumerate(m):
             got = _walk(f"{name}.{i}", sub, shape)

@@ -228,17 +228,18 @@ def _factorized_reduce(
     return [a, c]
 
 
+def _kernel(pool: nn.MaxPool2d | nn.AvgPool2d) -> int:
+    k = pool.kernel_size
+    return k if isinstance(k, int) else k[0]
+
+
 def _body_layer(b: _Builder, name: str, m: nn.Module, x: _Signal) -> _Signal:
     if isinstance(m, Cell):
         return _block(b, f"{name}.ops.{m.active}", m.ops[m.active], x)
     if isinstance(m, SpikeMaxPool):
-        k = m.pool.kernel_size
-        k = k if isinstance(k, int) else k[0]
-        return b.any_spike(name, b.pool(f"{name}.sum", x, k))
+        return b.any_spike(name, b.pool(f"{name}.sum", x, _kernel(m.pool)))
     if isinstance(m, AvgPoolNeuron):
-        k = m.pool.kernel_size
-        k = k if isinstance(k, int) else k[0]
-        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, k)], m.lif)
+        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, _kernel(m.pool))], m.lif)
     if isinstance(m, GAPNeuron):
         c, h, w = x.shape
         if h != w:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from autosnn.errors import AutosnnError
-
-PRECISIONS = ("auto", "fp32", "bf16")
+from autosnn.runtime import PRECISIONS
 
 
 @dataclass(frozen=True)

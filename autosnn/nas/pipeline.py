@@ -17,14 +17,15 @@ from pathlib import Path
 import torch
 
 import autosnn
+from autosnn.data import DatasetSplits
 from autosnn.errors import AutosnnError
-from autosnn.nas.config import SearchConfig, TrainConfig
+from autosnn.nas.config import SearchConfig, TrainConfig, override
 from autosnn.nas.data import DataSpec, load_data
-from autosnn.nas.outputs import write_json as _write_json
+from autosnn.nas.outputs import write_json
 from autosnn.nas.progress import Reporter
 from autosnn.nas.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 from autosnn.network import SpikingNet
-from autosnn.runtime import configure, prepare_model, resolve_device
+from autosnn.runtime import ExecConfig, configure, prepare_model, resolve_device
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ class ModelSpec:
     zoo: str | None = None
 
 
+def _training_setup(
+    data: DataSpec, train: TrainConfig, out: Path
+) -> tuple[DatasetSplits, ExecConfig]:
+    """What both training stages do before building their network: create ``out``, load the
+    data, set up the fast training path and seed the weight initialisation."""
+    out.mkdir(parents=True, exist_ok=True)
+    splits = load_data(data)
+    exec_cfg = configure(train.device, train.precision)  # the fast training path
+    torch.manual_seed(train.seed)
+    return splits, exec_cfg
+
+
 def run_supernet(
     *,
     data: DataSpec,
@@ -51,13 +64,10 @@ def run_supernet(
 ) -> SupernetResult:
     """Build the super-network of ``model.space`` and train it on D_train."""
     reporter = reporter or Reporter(quiet=True)
-    out.mkdir(parents=True, exist_ok=True)
     if not resume and (out / SUPERNET_FILE).exists():
         reporter.log(f"note: overwriting {out / SUPERNET_FILE}")
-    splits = load_data(data)
+    splits, exec_cfg = _training_setup(data, train, out)
     info = splits.info
-    exec_cfg = configure(train.device, train.precision)  # the fast training path
-    torch.manual_seed(train.seed)
     net = prepare_model(autosnn.build_supernet(
         model.space, model.channels, info.num_classes, info.input_shape, info.timesteps,
         candidates=model.candidates, neuron=model.neuron,
@@ -71,8 +81,8 @@ def run_supernet(
         net, splits.train, train, out=out, resume=resume,
         extra={"data": data.to_dict(), "dataset": info.name}, reporter=reporter,
     )
-    _write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
-                                                "resumed": resume})
+    write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
+                                               "resumed": resume})
     reporter.log(f"spikes_avg = {result.spikes_avg:,.0f}; wrote {out / SUPERNET_FILE}")
     return result
 
@@ -123,7 +133,7 @@ def run_search(
     from autosnn.nas.evaluate import eval_batches
     from autosnn.nas.evolution import Space
     from autosnn.nas.fitness import accuracy_fitness, lambda_key, make_fitness
-    from autosnn.nas.outputs import entry, extract_winner, plot_pareto, write_json
+    from autosnn.nas.outputs import entry, extract_winner, plot_pareto
     from autosnn.nas.search import STATE_FILE, search_lambdas
     from autosnn.nas.shared_eval import SharedPrefixEvaluator
     from autosnn.spaces import genotype_text
@@ -133,11 +143,8 @@ def run_search(
     net, extra = load_supernet(supernet)
     device = resolve_device(request.device)
     net = net.to(device)
-    data = DataSpec.from_dict(extra["data"])
-    if request.val_limit is not None:
-        data = DataSpec(**{**data.to_dict(), "val_limit": request.val_limit})
-    if request.data_dir is not None:
-        data = DataSpec(**{**data.to_dict(), "data_dir": request.data_dir})
+    data = override(DataSpec.from_dict(extra["data"]), val_limit=request.val_limit,
+                    data_dir=request.data_dir)
     have = {"space": net.config.name, "channels": net.config.channels,
             "timesteps": net.config.timesteps, "dataset": extra.get("dataset")}
     for key, want in (request.expect or {}).items():
@@ -244,7 +251,7 @@ def run_search(
     title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
              f"{extra.get('dataset')}: {len(entries)} candidates")
     plot_pareto(entries, winners, out / "pareto.png", title)
-    _write_json(out / "search-timing.json", {
+    write_json(out / "search-timing.json", {
         "seconds_per_lambda": result.seconds, "architectures_evaluated": len(entries),
         "evaluated_by_this_run": result.evaluated_now, "resumed": resume,
     })
@@ -304,10 +311,7 @@ def run_train(
     from autosnn.nas.train import fit
 
     reporter = reporter or Reporter(quiet=True)
-    out.mkdir(parents=True, exist_ok=True)
-    splits = load_data(data)
-    exec_cfg = configure(train.device, train.precision)  # the fast training path
-    torch.manual_seed(train.seed)
+    splits, exec_cfg = _training_setup(data, train, out)
     net = prepare_model(build_from_spec(model, splits.info), exec_cfg)
     what = model.zoo or f"{model.space}:{model.genotype}"
     reporter.log(f"training {what} C={model.channels} T={net.timesteps} on {splits.info.name}: "
@@ -328,7 +332,7 @@ def run_train(
     }
     autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
         "model", "data", "test_accuracy", "test_spikes", "test_samples")})
-    _write_json(out / "train.json", summary)
+    write_json(out / "train.json", summary)
     reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
                  f"({result.samples} samples); wrote {out / MODEL_FILE}")
     return summary

@@ -144,7 +144,6 @@ def fit(
     sample_path_factory: Callable[[int], PathSampler] | None = None,
     fingerprint: dict | None = None,
     reporter: Reporter | None = None,
-    on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> list[EpochStats]:
     """Train ``net`` for ``cfg.epochs`` epochs, checkpointing after every epoch to ``state_path``.
 
@@ -184,8 +183,6 @@ def fit(
             },
             state_path,
         )
-        if on_epoch:
-            on_epoch(stats)
         if reporter:
             reporter.log(
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {stats.loss:.4f} acc "
