@@ -14,7 +14,8 @@ from autosnn.data import Events, events_to_frames, load_dataset, saccade_events
 from autosnn.data.nmnist import read_nmnist_bin
 from autosnn.errors import DataError
 
-SAMPLE_NMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "sample_nmnist.bin"
+# One real N-MNIST recording shipped with the tests (source and licence: tests/data/README.md).
+SAMPLE_NMNIST = Path(__file__).resolve().parent / "data" / "nmnist_sample.bin"
 
 
 # ---------------------------------------------------------------- binning
