@@ -5,12 +5,12 @@ Public API (kept stable): :func:`build`, :func:`build_model`, :func:`build_super
 :func:`list_zoo`.
 """
 
-from autosnn.blocks import list_blocks
-from autosnn.build import build, build_model, build_supernet, from_config
-from autosnn.checkpoint import load, save
-from autosnn.network import ArchConfig, SpikingNet
-from autosnn.spaces import get_space, list_spaces
-from autosnn.zoo import list_zoo
+from autosnn.core.blocks import list_blocks
+from autosnn.core.build import build, build_model, build_supernet, from_config
+from autosnn.core.checkpoint import load, save
+from autosnn.core.network import ArchConfig, SpikingNet
+from autosnn.core.spaces import get_space, list_spaces
+from autosnn.core.zoo import list_zoo
 
 __all__ = [
     "ArchConfig",

@@ -3,8 +3,8 @@
 The network is snn1 ``SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5`` (C=16, T=8, 32x32, batch 96). The
 baseline is the same network with the same weights run the way reference SNN code runs it: every
 layer called once per timestep, spikingjelly's single-step PLIF, fp32, default memory layout and
-allocator (:mod:`autosnn.reference`). Ours is the default training path set up by
-:func:`autosnn.runtime.configure` (fused compiled neuron, channels_last, allocator tuning).
+allocator (:mod:`bench.per_timestep`). Ours is the default training path set up by
+:func:`autosnn.core.runtime.configure` (fused compiled neuron, channels_last, allocator tuning).
 
 Each side runs in its own worker process, because the allocator tuning and the compiled kernels
 are process-wide settings of our path; steps are interleaved (baseline, ours, baseline, ...) and
@@ -30,8 +30,8 @@ def worker(conn: Connection, side: str, args: dict) -> None:
     import torch.nn.functional as F
 
     import autosnn
-    from autosnn.reference import forward_per_timestep, per_timestep_copy
-    from autosnn.runtime import configure, prepare_input, prepare_model, seed_everything
+    from autosnn.core.runtime import configure, prepare_input, prepare_model, seed_everything
+    from bench.per_timestep import forward_per_timestep, per_timestep_copy
 
     seed_everything(args["seed"])
     model = autosnn.build("snn1", GENOTYPE, args["channels"], 10, (3, 32, 32), args["timesteps"])

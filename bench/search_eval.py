@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from autosnn.nas.data import DataSpec, load_data
-from autosnn.nas.evaluate import NaiveEvaluator, eval_batches
-from autosnn.nas.evolution import Space
-from autosnn.nas.fitness import power_fitness
-from autosnn.nas.pipeline import load_supernet
-from autosnn.nas.shared_eval import SharedPrefixEvaluator
+from autosnn.app.pipeline import load_supernet
+from autosnn.data.spec import DataSpec, load_data
+from autosnn.search.evaluate import NaiveEvaluator, eval_batches
+from autosnn.search.evolution import Space
+from autosnn.search.fitness import power_fitness
+from autosnn.search.shared_eval import SharedPrefixEvaluator
 
 
 def spearman(a: list[float], b: list[float]) -> float:

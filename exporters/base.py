@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autosnn.errors import AutosnnError
+from autosnn.core.errors import AutosnnError
 
 
 class ExportError(AutosnnError):

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from autosnn.blocks import SCB, SIB, SRB, ConvBN, FactorizedReduce, Skip
-from autosnn.layers import AvgPoolNeuron, Cell, ConvNeuron, GAPNeuron, SpikeMaxPool
-from autosnn.network import SpikingNet
-from autosnn.neuron import PLIF
+from autosnn.core.blocks import SCB, SIB, SRB, ConvBN, FactorizedReduce, Skip
+from autosnn.core.layers import AvgPoolNeuron, Cell, ConvNeuron, GAPNeuron, SpikeMaxPool
+from autosnn.core.network import SpikingNet
+from autosnn.core.neuron import PLIF
 from exporters.base import diagonal_kernel, fold_bn, layer_error
 
 TARGET = "Lava netx"

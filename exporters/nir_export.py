@@ -19,7 +19,7 @@ Layer mapping (node names are the autosnn module names, so per-neuron activity k
 - FactorizedReduce -> two ``Conv2d`` nodes writing disjoint output channels (zero-padded weights),
   the shifted branch as a 2x2 stride-2 kernel with its weight at (1, 1).
 - max-pool on spikes -> ``SumPool2d`` + ``Threshold(0.5)`` ("at least one spike in the window");
-  avg-pool / GAP + PLIF (spike-count pooling, see ``autosnn.layers.AvgPoolNeuron``) ->
+  avg-pool / GAP + PLIF (spike-count pooling, see ``autosnn.core.layers.AvgPoolNeuron``) ->
   ``SumPool2d`` (over the whole map for GAP) into the LIF.
 - head -> ``Flatten`` (start_dim 0: shapes carry no batch dimension), ``Linear`` + ``LIF``;
   voting -> a fixed ``Linear`` (0.1 per group of 10) feeding ``Output``; averaging the output over
@@ -49,10 +49,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from autosnn.blocks import SCB, SIB, SRB, ConvBN, FactorizedReduce, Skip
-from autosnn.layers import AvgPoolNeuron, Cell, ConvNeuron, GAPNeuron, SpikeMaxPool
-from autosnn.network import SpikingNet
-from autosnn.neuron import PLIF, V_TH
+from autosnn.core.blocks import SCB, SIB, SRB, ConvBN, FactorizedReduce, Skip
+from autosnn.core.layers import AvgPoolNeuron, Cell, ConvNeuron, GAPNeuron, SpikeMaxPool
+from autosnn.core.network import SpikingNet
+from autosnn.core.neuron import PLIF, V_TH
 from exporters.base import ExportError, dense_from_grouped, diagonal_kernel, fold_bn, layer_error
 
 DEFAULT_DT = 1e-4

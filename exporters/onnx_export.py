@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from autosnn.network import SpikingNet
+from autosnn.core.network import SpikingNet
 from exporters.base import ExportError
 from exporters.nir_export import to_nir
 from exporters.nir_run import NIRModule

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from autosnn.network import SpikingNet
-from autosnn.neuron import PLIF, V_TH
+from autosnn.core.network import SpikingNet
+from autosnn.core.neuron import PLIF, V_TH
 from exporters.interop import model_run
 from exporters.nir_export import to_nir
 from exporters.nir_run import NIRModule

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from autosnn.neuron import PLIF
+from autosnn.core.neuron import PLIF
 
 
 def randomise_for_eval(model: nn.Module, seed: int = 0) -> nn.Module:

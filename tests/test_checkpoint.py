@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import autosnn
-from autosnn.errors import CheckpointError
+from autosnn.core.errors import CheckpointError
 from tests.helpers import randomise_for_eval
 
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from autosnn.chipcost import ChipCost, ChipTarget, chip_fitness, chip_path
-from autosnn.errors import AutosnnError
-from autosnn.nas.fitness import Evaluation
+from autosnn.app.chipcost import ChipCost, ChipTarget, chip_fitness, chip_path
+from autosnn.core.errors import AutosnnError
+from autosnn.search.fitness import Evaluation
 
 ARCH = dict(space="snn1", channels=4, num_classes=10, input_shape=(1, 32, 32), timesteps=4)
 G = ("SRB_k3", "skip", "SCB_k3", "skip", "SRB_k3")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import autosnn.cli.data  # noqa: F401  (registers 'data' on the shared app)
-from autosnn.cli.app import app, run_cli
+import autosnn.app.cli.data  # noqa: F401  (registers 'data' on the shared app)
+from autosnn.app.cli.app import app, run_cli
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

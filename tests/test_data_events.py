@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data import Events, events_to_frames, load_dataset, saccade_events
 from autosnn.data.nmnist import read_nmnist_bin
-from autosnn.errors import DataError
 
 # One real N-MNIST recording shipped with the tests (source and licence: tests/data/README.md).
 SAMPLE_NMNIST = Path(__file__).resolve().parent / "data" / "nmnist_sample.bin"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data import DatasetSplits, list_datasets, load_dataset, split_train_val
-from autosnn.errors import DataError
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

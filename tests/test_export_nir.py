@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import autosnn
+from autosnn.core.errors import AutosnnError
 from exporters import ExportError, get_exporter, list_exporters
 from exporters.nir_export import activity_to_nir_names, read_nir, to_nir
 from exporters.nir_run import NIRModule, from_nir
@@ -224,7 +225,7 @@ def test_relu_network_is_refused_naming_the_layer():
 def test_unknown_compat_and_target_are_clear_errors():
     with pytest.raises(ExportError, match="compat"):
         to_nir(_space_net("snn1"), compat="loihi")
-    with pytest.raises(ExportError, match="known: "):
+    with pytest.raises(AutosnnError, match="unknown export target 'tflite'; expected one of: nir"):
         get_exporter("tflite")
     assert {"nir", "onnx", "lava"} <= set(list_exporters())
 

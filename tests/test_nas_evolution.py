@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from autosnn.errors import AutosnnError
-from autosnn.nas.config import SearchConfig
-from autosnn.nas.evolution import (
+from autosnn.core.config import SearchConfig
+from autosnn.core.errors import AutosnnError
+from autosnn.search.evolution import (
     CachedEvaluator,
     SearchState,
     Space,
@@ -19,7 +19,7 @@ from autosnn.nas.evolution import (
     run_search,
     search_round,
 )
-from autosnn.nas.fitness import (
+from autosnn.search.fitness import (
     Evaluation,
     lambda_key,
     linear_fitness,
@@ -193,7 +193,7 @@ def test_config_validation():
 
 
 def test_pareto_front_keeps_only_non_dominated_points():
-    from autosnn.nas.outputs import pareto_front
+    from autosnn.search.outputs import pareto_front
 
     pts = [{"spikes": s, "accuracy": a} for s, a in [(10, 0.5), (20, 0.4), (30, 0.7), (5, 0.1),
                                                       (30, 0.6), (40, 0.7)]]

@@ -12,10 +12,10 @@ import torch
 from typer.testing import CliRunner
 
 import autosnn
-from autosnn.cli import app
+from autosnn.app.cli import app
+from autosnn.core.config import TrainConfig
 from autosnn.data import load_dataset
-from autosnn.nas.config import TrainConfig
-from autosnn.nas.train import fit, spike_regulariser
+from autosnn.train.fit import fit, spike_regulariser
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autosnn.cli import app
+from autosnn.app.cli import app
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,7 +30,7 @@ def _cli(*args) -> None:
 
 
 def _search_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-c", "from autosnn.cli import main; main()", "search",
+    return [sys.executable, "-c", "from autosnn.app.cli import main; main()", "search",
             "--out", str(out), *SEARCH, *extra]
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import autosnn
-from autosnn.nas.evaluate import NaiveEvaluator, evaluate
-from autosnn.nas.evolution import Space
-from autosnn.nas.outputs import extract_winner
-from autosnn.nas.shared_eval import SharedPrefixEvaluator
+from autosnn.search.evaluate import NaiveEvaluator, evaluate
+from autosnn.search.evolution import Space
+from autosnn.search.outputs import extract_winner
+from autosnn.search.shared_eval import SharedPrefixEvaluator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import autosnn
-from autosnn.blocks import list_blocks, make_block
-from autosnn.errors import AutosnnError
+from autosnn.core.blocks import list_blocks, make_block
+from autosnn.core.errors import AutosnnError
 
 
 def n_params(model: torch.nn.Module) -> int:

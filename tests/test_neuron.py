@@ -9,7 +9,7 @@ import pytest
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
-from autosnn.neuron import PLIF, plif_multistep
+from autosnn.core.neuron import PLIF, plif_multistep
 
 
 def plain_loop(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import autosnn
-from autosnn.reference import forward_per_timestep, per_timestep_copy
+from bench.per_timestep import forward_per_timestep, per_timestep_copy
 from tests.helpers import randomise_for_eval
 
 

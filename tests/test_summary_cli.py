@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from autosnn.cli import app
+from autosnn.app.cli import app
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autosnn.core.errors import DataError
 from autosnn.data.events import Events
-from autosnn.errors import DataError
 
 POLARITY_EVENT = 1
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 PIXELS = 3 * 32 * 32
 

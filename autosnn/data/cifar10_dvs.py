@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.aedat import read_aedat2_dvs128, read_aedat4
 from autosnn.data.cifar import CIFAR10_CLASSES
 from autosnn.data.events import Events, interleave_by_class, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 SENSOR = (128, 128)
 TEST_FRACTION = 0.1

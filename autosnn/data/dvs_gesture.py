@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.aedat import read_aedat31_polarity
 from autosnn.data.events import Events, events_to_frames, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 SENSOR = (128, 128)
 NUM_CLASSES = 11

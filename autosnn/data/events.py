@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autosnn.errors import DataError
+from autosnn.core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 PAD = 2  # 28 + 2 * 2 = 32
 _FILES = {

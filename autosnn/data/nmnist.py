@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.events import Events, interleave_by_class, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 SENSOR = (34, 34)  # (width, height)
 OVERFLOW_Y = 240

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.types import DatasetInfo, DatasetSplits, SplitIndices, TensorSplit
-from autosnn.errors import DataError
 
 ENV_VAR = "AUTOSNN_DATA"
 DEFAULT_DATASET = "fashion-mnist"

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 _ORIGIN = "official files: http://ufldl.stanford.edu/housenumbers/ (format 2: train_32x32.mat, test_32x32.mat)"
 _LAYOUT = "a folder with train_32x32.mat and test_32x32.mat (SVHN format 2, MATLAB v5)"

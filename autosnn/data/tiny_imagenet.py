@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
-from autosnn.errors import DataError
 
 _ORIGIN = "official files: http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 _LAYOUT = (

@@ -1,0 +1,52 @@
+"""The typer application shared by every ``autosnn`` sub-command module.
+
+Each command lives in its own module under ``autosnn/app/cli/`` and registers itself on :data:`app`;
+``autosnn/app/cli/__init__.py`` imports them all. Domain errors (:class:`AutosnnError`) become one line
+``error: ...`` on stderr and exit code 2 in the click group itself, so every command, nested
+groups and typer's ``CliRunner`` included, behaves the same without a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+# typer vendors click; its usage errors (bad choices, missing options) are this class.
+UsageError = typer.BadParameter.__mro__[1]
+
+from autosnn.core.errors import AutosnnError
+
+
+def report_errors(ctx: typer.Context, fn, *args):
+    """Call ``fn``; an :class:`AutosnnError` or a bad option value (click's ``UsageError``, of
+    which ``typer.BadParameter`` is one) becomes one line ``error: <msg>`` on stderr, exit 2."""
+    try:
+        return fn(*args)
+    except AutosnnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        ctx.exit(2)
+    except UsageError as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        ctx.exit(2)
+
+
+class ErrorReportingGroup(TyperGroup):
+    """A typer group whose sub-commands report :class:`AutosnnError` as one line, exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        return report_errors(ctx, super().invoke, ctx)
+
+
+app = typer.Typer(
+    name="autosnn",
+    cls=ErrorReportingGroup,
+    help="Spike-aware neural architecture search for spiking neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def run_cli(argv: list[str] | None = None) -> None:
+    """Run the app (console-script entry point)."""
+    app(args=argv)

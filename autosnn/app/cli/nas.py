@@ -1,0 +1,271 @@
+"""``autosnn supernet | search | train | eval``: the spike-aware NAS pipeline.
+
+Thin layer: options -> typed configs -> :mod:`autosnn.app.pipeline`. Preset values are defaults;
+options given explicitly override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autosnn.app.chipcost import METRICS
+from autosnn.app.cli.app import app
+from autosnn.app.cli.common import choices
+from autosnn.app.pipeline import (
+    ModelSpec,
+    SearchRequest,
+    model_from_winner,
+    run_eval,
+    run_search,
+    run_supernet,
+    run_train,
+)
+from autosnn.core.config import (
+    PRESETS,
+    SEARCH_METHODS,
+    Preset,
+    SearchConfig,
+    TrainConfig,
+    get_preset,
+    override,
+)
+from autosnn.core.neuron import NEURONS
+from autosnn.core.progress import Reporter
+from autosnn.core.spaces import GENOTYPES, list_spaces
+from autosnn.core.zoo import list_zoo
+from autosnn.data.spec import SPLITS, DataSpec
+from autosnn.search.fitness import FITNESS_FORMS
+
+Dataset = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default fashion-mnist).")]
+DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with the dataset's files.")]
+SpaceName = choices("SpaceName", list_spaces())
+PresetName = choices("PresetName", PRESETS.names())
+NeuronKind = choices("NeuronKind", NEURONS.names())
+FitnessForm = choices("FitnessForm", FITNESS_FORMS.names())
+ZooName = choices("ZooName", list_zoo())
+SearchMethod = choices("SearchMethod", list(SEARCH_METHODS))
+ChipMetric = choices("ChipMetric", list(METRICS))
+Split = choices("Split", list(SPLITS))
+Space = Annotated[SpaceName, typer.Option("--space", help="Search space.")]
+Channels = Annotated[int | None, typer.Option("--channels", help="Initial channels C.")]
+Timesteps = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T.")]
+Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Mini-batch size.")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N samples per split.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed (split, init, sampling, search).")]
+Out = Annotated[Path, typer.Option("--out", help="Output folder.")]
+Device = Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+PresetOpt = Annotated[PresetName, typer.Option("--preset", help="Defaults: quick (minutes on a CPU) or paper.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")]
+Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _data_spec(preset: Preset, dataset, data_dir, seed, limit, timesteps) -> DataSpec:  # type: ignore[no-untyped-def]
+    return DataSpec(
+        dataset=dataset, data_dir=data_dir, seed=seed,
+        train_limit=limit if limit is not None else preset.train_limit,
+        val_limit=limit if limit is not None else preset.val_limit,
+        test_limit=limit if limit is not None else preset.test_limit,
+        timesteps=timesteps if timesteps is not None else preset.timesteps,
+    )
+
+
+def _train_cfg(base: TrainConfig, *, epochs, batch_size, seed, device, precision,  # type: ignore[no-untyped-def]
+               spike_reg=None, cutout=None) -> TrainConfig:
+    return override(base, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+                    precision=precision, spike_reg=spike_reg, cutout=cutout)
+
+
+@app.command("supernet")
+def supernet_cmd(
+    dataset: Dataset = None,
+    data_dir: DataDir = None,
+    space: Space = SpaceName("snn1"),
+    channels: Channels = None,
+    timesteps: Timesteps = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Out = Path("runs/nas"),
+    device: Device = "cpu",
+    preset: PresetOpt = PresetName("paper"),
+    resume: Resume = False,
+    precision: Precision = None,
+    neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
+    spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train the weight-sharing super-network (single-path uniform sampling) -> OUT/supernet.pt."""
+    p = get_preset(preset.value)
+    reporter = Reporter(quiet=quiet)
+    try:
+        run_supernet(
+            data=_data_spec(p, dataset, data_dir, seed, limit, timesteps),
+            model=ModelSpec(space=space.value, channels=channels or p.channels,
+                            neuron=neuron.value),
+            train=_train_cfg(p.supernet, epochs=epochs, batch_size=batch_size, seed=seed,
+                             device=device, precision=precision, spike_reg=spike_reg),
+            out=out, resume=resume, reporter=reporter,
+        )
+    finally:
+        reporter.close()
+
+
+@app.command("search")
+def search_cmd(
+    out: Out = Path("runs/nas"),
+    supernet: Annotated[Path | None, typer.Option("--supernet", help="Super-network checkpoint (default OUT/supernet.pt).")] = None,
+    lambdas: Annotated[list[float] | None, typer.Option("--lambda", help="Spike coefficient lambda <= 0; repeat for several.")] = None,
+    fitness: Annotated[FitnessForm | None, typer.Option("--fitness", help="Fitness form: power (Eq. 3) or linear (default: the preset's).")] = None,
+    method: Annotated[SearchMethod, typer.Option("--method", help="evolution (Algorithm 1) or random.")] = SearchMethod("evolution"),
+    rounds: Annotated[int | None, typer.Option("--rounds", help="Search rounds.")] = None,
+    pool: Annotated[int | None, typer.Option("--pool", help="Evaluation pool size.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Top-k pool size.")] = None,
+    mutations: Annotated[int | None, typer.Option("--mutations", help="Mutations per round.")] = None,
+    crossovers: Annotated[int | None, typer.Option("--crossovers", help="Crossovers per round.")] = None,
+    mutation_prob: Annotated[float | None, typer.Option("--mutation-prob", help="Per-slot mutation probability.")] = None,
+    batch_size: BatchSize = None,
+    limit: Limit = None,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    preset: PresetOpt = PresetName("paper"),
+    resume: Resume = False,
+    precision: Precision = None,
+    quiet: Quiet = False,
+    dataset: Dataset = None,
+    data_dir: DataDir = None,
+    space: Annotated[SpaceName | None, typer.Option("--space", help="Check: the super-network's space must be this one.")] = None,
+    channels: Annotated[int | None, typer.Option("--channels", help="Check: the super-network's C must be this.")] = None,
+    timesteps: Annotated[int | None, typer.Option("--timesteps", help="Check: the super-network's T must be this.")] = None,
+    chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
+    chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="Cost per inference optimised with --chip.")] = ChipMetric("energy"),
+) -> None:
+    """Evolutionary (or random) search on a trained super-network, one run per --lambda.
+
+    Writes OUT/search.json, OUT/winner-<lambda>.json and .pt, OUT/pareto.png. The data, space,
+    channels and timesteps are those the super-network was trained with.
+    """
+    p = get_preset(preset.value)
+    expect = {"space": space.value if space else None, "channels": channels, "timesteps": timesteps, "dataset": dataset}
+    cfg: SearchConfig = override(p.search, rounds=rounds, pool_size=pool, top_k=top_k,
+                                 mutations=mutations, crossovers=crossovers,
+                                 mutation_prob=mutation_prob, method=method.value)
+    request = SearchRequest(
+        lambdas=tuple(lambdas) if lambdas else p.lambdas,
+        fitness=fitness.value if fitness else p.fitness, config=cfg, seed=seed,
+        eval_batch_size=batch_size if batch_size is not None else p.eval_batch_size,
+        precision=precision or p.retrain.precision, device=device,
+        val_limit=limit, data_dir=data_dir,
+        expect={k: v for k, v in expect.items() if v is not None},
+        chip=chip, chip_metric=chip_metric.value,
+    )
+    reporter = Reporter(quiet=quiet)
+    try:
+        run_search(supernet=supernet or out / "supernet.pt", request=request, out=out,
+                   resume=resume, reporter=reporter)
+    finally:
+        reporter.close()
+
+
+@app.command("train")
+def train_cmd(
+    genotype: Annotated[str | None, typer.Option("--genotype", help=f"Block per slot, comma-separated, or a registered name ({', '.join(GENOTYPES.names())}).")] = None,
+    model: Annotated[ZooName | None, typer.Option("--model", help="Zoo model.")] = None,
+    winner: Annotated[Path | None, typer.Option("--winner", help="winner-<lambda>.json or .pt from a search.")] = None,
+    dataset: Dataset = None,
+    data_dir: DataDir = None,
+    space: Space = SpaceName("snn1"),
+    channels: Channels = None,
+    timesteps: Timesteps = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Out = Path("runs/train"),
+    device: Device = "cpu",
+    preset: PresetOpt = PresetName("paper"),
+    resume: Resume = False,
+    precision: Precision = None,
+    cutout: Annotated[int | None, typer.Option("--cutout", help="Cutout side (0 = off; default 16).")] = None,
+    spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
+    neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
+    quiet: Quiet = False,
+) -> None:
+    """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt."""
+    p = get_preset(preset.value)
+    given = [x is not None for x in (genotype, model, winner)]
+    if sum(given) != 1:
+        raise typer.BadParameter("give exactly one of --genotype, --model, --winner")
+    if winner is not None:
+        spec = model_from_winner(winner)
+        spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
+                         channels=channels or spec.channels,
+                         timesteps=timesteps or spec.timesteps)
+    else:
+        spec = ModelSpec(space=space.value, channels=channels or p.channels, neuron=neuron.value,
+                         timesteps=timesteps or p.timesteps, genotype=genotype,
+                         zoo=model.value if model else None)
+    reporter = Reporter(quiet=quiet)
+    try:
+        run_train(
+            data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
+            model=spec,
+            train=_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size, seed=seed,
+                             device=device, precision=precision, spike_reg=spike_reg,
+                             cutout=cutout),
+            out=out, resume=resume, reporter=reporter,
+        )
+    finally:
+        reporter.close()
+
+
+@app.command("eval")
+def eval_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint (autosnn.save format).")],
+    dataset: Dataset = None,
+    data_dir: DataDir = None,
+    split: Annotated[Split, typer.Option("--split", help="Split to evaluate.")] = Split("test"),
+    batch_size: BatchSize = None,
+    limit: Limit = None,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    preset: PresetOpt = PresetName("paper"),
+    precision: Precision = None,
+    activity: Annotated[Path | None, typer.Option("--activity", help="Save per-neuron spike counts (npz).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
+) -> None:
+    """Accuracy, spikes per image, per-layer spikes and firing rates of a checkpoint."""
+    import json
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    import autosnn
+
+    p = get_preset(preset.value)
+    T = autosnn.core.checkpoint.read_meta(checkpoint)[0]["config"].get("timesteps")
+    result = run_eval(
+        checkpoint=checkpoint, data=_data_spec(p, dataset, data_dir, seed, limit, T),
+        split=split.value, batch_size=batch_size if batch_size is not None else p.eval_batch_size,
+        precision=precision or p.retrain.precision,
+        device=device, activity=activity,
+    )
+    table = Table(title=f"{checkpoint} on {split.value} ({result.samples} samples, T={result.timesteps})")
+    for col in ("layer", "neurons", "spikes/img", "firing rate"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for name, v in result.per_layer.items():
+        table.add_row(name, f"{result.neurons.get(name, 0):,}", f"{v:,.1f}",
+                      f"{result.firing_rate[name]:.4f}")
+    console = Console()
+    console.print(table)
+    console.print(f"accuracy {100 * result.accuracy:.2f}%  spikes/img {result.spikes:,.1f}")
+    if activity is not None:
+        console.print(f"wrote per-neuron spike counts to {activity}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(asdict(result), indent=2) + "\n")

@@ -1,0 +1,372 @@
+"""The four NAS stages as keyword-only library functions (the CLI is a thin layer over these).
+
+- :func:`run_supernet`: build and train the super-network -> ``out/supernet.pt``.
+- :func:`run_search`: evolutionary / random search for one or several lambdas -> ``search.json``,
+  ``winner-<lambda>.json`` / ``.pt``, ``pareto.png``.
+- :func:`run_train`: retrain a genotype, a zoo model or a winner from scratch -> ``model.pt``.
+- :func:`run_eval`: accuracy, spikes per image, per-layer spikes and firing rates (+ activity).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+import autosnn
+from autosnn.core.config import EVAL_BATCH_SIZE, PAPER, SearchConfig, TrainConfig, override
+from autosnn.core.errors import AutosnnError
+from autosnn.core.network import SpikingNet
+from autosnn.core.progress import Reporter
+from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
+from autosnn.data import DatasetSplits
+from autosnn.data.spec import SPLITS, DataSpec, load_data
+from autosnn.search.outputs import write_json
+from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build: a space's super-network / a genotype, or a zoo model."""
+
+    space: str = "snn1"
+    channels: int = 16
+    timesteps: int | None = None  # None: the dataset's default
+    neuron: str = "plif"
+    candidates: tuple[str, ...] | None = None
+    genotype: str | None = None
+    zoo: str | None = None
+
+
+def _training_setup(
+    data: DataSpec, train: TrainConfig, out: Path
+) -> tuple[DatasetSplits, ExecConfig]:
+    """What both training stages do before building their network: create ``out``, load the
+    data, set up the fast training path and seed the weight initialisation."""
+    out.mkdir(parents=True, exist_ok=True)
+    splits = load_data(data)
+    exec_cfg = configure(train.device, train.precision)  # the fast training path
+    torch.manual_seed(train.seed)
+    return splits, exec_cfg
+
+
+def run_supernet(
+    *,
+    data: DataSpec,
+    model: ModelSpec,
+    train: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> SupernetResult:
+    """Build the super-network of ``model.space`` and train it on D_train."""
+    reporter = reporter or Reporter(quiet=True)
+    if not resume and (out / SUPERNET_FILE).exists():
+        reporter.log(f"note: overwriting {out / SUPERNET_FILE}")
+    splits, exec_cfg = _training_setup(data, train, out)
+    info = splits.info
+    net = prepare_model(autosnn.build_supernet(
+        model.space, model.channels, info.num_classes, info.input_shape, info.timesteps,
+        candidates=model.candidates, neuron=model.neuron,
+    ), exec_cfg)
+    reporter.log(
+        f"super-network {model.space} C={model.channels} T={info.timesteps} on {info.name}: "
+        f"{len(splits.train)} train / {len(splits.val)} val samples, {train.epochs} epochs"
+    )
+    start = time.perf_counter()
+    result = train_supernet(
+        net, splits.train, train, out=out, resume=resume,
+        extra={"data": data.to_dict(), "dataset": info.name}, reporter=reporter,
+    )
+    write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
+                                               "resumed": resume})
+    reporter.log(f"spikes_avg = {result.spikes_avg:,.0f}; wrote {out / SUPERNET_FILE}")
+    return result
+
+
+# -- search -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search invocation: lambdas (all on the same super-network), fitness kind, Algorithm 1
+    settings, seed, and how candidates are evaluated (batch size, precision)."""
+
+    lambdas: tuple[float, ...] = PAPER.lambdas
+    fitness: str = PAPER.fitness
+    config: SearchConfig = SearchConfig()
+    seed: int = 0
+    eval_batch_size: int = EVAL_BATCH_SIZE
+    precision: str = "fp32"
+    device: str = "cpu"
+    val_limit: int | None = None  # overrides the super-network's recorded D_val cap
+    data_dir: str | None = None  # overrides the super-network's recorded data folder
+    expect: dict | None = None  # space/channels/timesteps/dataset the user named: must match
+    chip: str | None = None  # optimise energy/latency on this chip profile (hwsim) for spikes
+    chip_metric: str = "energy"
+
+
+def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
+    """Load a super-network checkpoint written by :func:`run_supernet` and its ``extra``."""
+    net = autosnn.load(path)
+    if net.config.kind != "supernet":
+        raise AutosnnError(f"{path}: not a super-network checkpoint (kind {net.config.kind!r})")
+    extra = getattr(net, "extra", {})
+    if "spikes_avg" not in extra or "data" not in extra:
+        raise AutosnnError(f"{path}: field extra: missing spikes_avg/data (not from autosnn supernet)")
+    return net, extra
+
+
+def run_search(
+    *,
+    supernet: Path,
+    request: SearchRequest,
+    out: Path,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> dict:
+    """Search the super-network for each lambda; write search.json, winners and pareto.png.
+
+    Returns the ``search.json`` content.
+    """
+    from autosnn.core.spaces import genotype_text
+    from autosnn.search.evaluate import eval_batches
+    from autosnn.search.evolution import Space
+    from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness
+    from autosnn.search.lambdas import STATE_FILE, search_lambdas
+    from autosnn.search.outputs import entry, extract_winner, plot_pareto
+    from autosnn.search.shared_eval import SharedPrefixEvaluator
+
+    reporter = reporter or Reporter(quiet=True)
+    out.mkdir(parents=True, exist_ok=True)
+    net, extra = load_supernet(supernet)
+    device = resolve_device(request.device)
+    net = net.to(device)
+    data = override(DataSpec.from_dict(extra["data"]), val_limit=request.val_limit,
+                    data_dir=request.data_dir)
+    have = {"space": net.config.name, "channels": net.config.channels,
+            "timesteps": net.config.timesteps, "dataset": extra.get("dataset")}
+    for key, want in (request.expect or {}).items():
+        if want != have[key]:
+            raise AutosnnError(
+                f"{supernet}: the super-network was trained with {key} {have[key]!r}, not "
+                f"{want!r}; the search uses the super-network's settings"
+            )
+    splits = load_data(data)
+    spikes_avg = float(extra["spikes_avg"])
+    ann = net.config.neuron != "plif"
+    lambdas = tuple(dict.fromkeys(request.lambdas))
+    if ann and any(lam != 0 for lam in lambdas):
+        raise AutosnnError("the ANN variant (neuron relu) has no spikes: search it with --lambda 0")
+
+    chip_model, cost_ref = None, 0.0
+    if request.chip:
+        if ann:
+            raise AutosnnError("--chip needs a spiking super-network (this one is the ANN variant)")
+        from autosnn.app.chipcost import ChipCost, ChipTarget, chip_path
+
+        chip_model = ChipCost(
+            ChipTarget(chip_path(request.chip), request.chip_metric), space=net.config.name,
+            channels=net.config.channels, num_classes=net.config.num_classes,
+            input_shape=net.config.input_shape, timesteps=net.config.timesteps,
+            candidates=net.config.candidates,
+        )
+        cost_ref = chip_model.reference_cost(spikes_avg, seed=request.seed)
+        reporter.log(f"chip {chip_model.profile.name}: {request.chip_metric} per inference of "
+                     f"an average architecture at Spikes_avg: {cost_ref:.4g}")
+
+    def fitness_for(lam: float):  # type: ignore[no-untyped-def]
+        if ann:
+            return accuracy_fitness()
+        if chip_model is not None:
+            from autosnn.app.chipcost import chip_fitness
+
+            return chip_fitness(lam, chip_model, cost_ref)
+        return make_fitness(request.fitness, lam, spikes_avg)
+
+    space = Space(tuple(net.config.candidates or ()), len(net.cells))
+    batches_ = eval_batches(splits.val, request.eval_batch_size, device)
+    evaluator = SharedPrefixEvaluator(net, batches_, request.precision)
+    fingerprint = json.dumps({
+        "supernet": net.config.to_json(), "spikes_avg": spikes_avg, "data": data.to_dict(),
+        "fitness": request.fitness, "search": asdict(request.config), "seed": request.seed,
+        "lambdas": list(lambdas), "precision": request.precision,
+        "batch": request.eval_batch_size, "chip": request.chip, "chip_metric": request.chip_metric,
+    }, sort_keys=True)
+    reporter.log(
+        f"{request.config.method} search over {space.size:,} architectures of {net.config.name}, "
+        f"lambdas {', '.join(lambda_key(x) for x in lambdas)}, {len(splits.val)} D_val samples, "
+        f"Spikes_avg {spikes_avg:,.0f}"
+    )
+    result = search_lambdas(
+        space, evaluator, fitness_for, lambdas, request.config, seed=request.seed,
+        state_path=out / STATE_FILE, resume=resume, fingerprint=fingerprint, reporter=reporter,
+    )
+    fits = {lambda_key(lam): fitness_for(lam) for lam in lambdas}
+    rounds = {k: dict(s.evaluated) for k, s in result.states.items()}
+    entries = []
+    for e in result.evaluations:
+        d = entry(e.genotype, e.accuracy, e.spikes)
+        d["round"] = next(rounds[k][e.genotype] for k in fits if e.genotype in rounds[k])
+        d["rounds"] = {k: rounds[k][e.genotype] for k in fits if e.genotype in rounds[k]}
+        d["fitness"] = {k: f(e) for k, f in fits.items()}
+        entries.append(d)
+    by_geno = {e.genotype: e for e in result.evaluations}
+    winners: dict[str, dict] = {}
+    for lam in lambdas:
+        key = lambda_key(lam)
+        g = result.states[key].top[0]
+        e = by_geno[g]
+        winners[key] = {
+            "lambda": lam, "genotype": genotype_text(g), "accuracy": e.accuracy,
+            "spikes": e.spikes, "fitness": fits[key](e), "space": net.config.name,
+            "channels": net.config.channels, "timesteps": net.config.timesteps,
+            "neuron": "plif", "checkpoint": f"winner-{key}.pt",
+        }
+        if chip_model is not None:
+            from autosnn.app.chipcost import chip_summary
+
+            winners[key]["chip"] = chip_summary(chip_model, g, e.spikes)
+    doc = {
+        "space": net.config.name, "candidates": list(space.candidates),
+        "supernet": {"config": json.loads(net.config.to_json()), "spikes_avg": spikes_avg},
+        "data": data.to_dict(), "dataset": extra.get("dataset"),
+        "search": asdict(request.config), "fitness": request.fitness,
+        "ann_variant": ann, "seed": request.seed, "lambdas": list(lambdas),
+        "evaluated": len(entries), "precision": request.precision,
+        "candidates_evaluated": entries, "winners": winners,
+        "chip": None if chip_model is None else {
+            "profile": chip_model.profile.name, "metric": request.chip_metric,
+            "reference_cost": cost_ref,
+        },
+    }
+    write_json(out / "search.json", doc)
+    for key, w in winners.items():
+        write_json(out / f"winner-{key}.json", w)
+        model = extract_winner(net, tuple(w["genotype"].split(",")), neuron="plif")
+        autosnn.save(model, out / f"winner-{key}.pt", extra={
+            "winner": w, "data": data.to_dict(), "inherited": not ann,
+        })
+    title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
+             f"{extra.get('dataset')}: {len(entries)} candidates")
+    plot_pareto(entries, winners, out / "pareto.png", title)
+    write_json(out / "search-timing.json", {
+        "seconds_per_lambda": result.seconds, "architectures_evaluated": len(entries),
+        "evaluated_by_this_run": result.evaluated_now, "resumed": resume,
+    })
+    for key, w in winners.items():
+        reporter.log(f"winner lambda={key}: {w['genotype']} acc {100 * w['accuracy']:.2f}% "
+                     f"spikes {w['spikes']:,.0f} -> {out / w['checkpoint']}")
+    return doc
+
+
+# -- retraining and evaluation ----------------------------------------------------------------
+TRAIN_STATE_FILE = "train-state.pt"
+MODEL_FILE = "model.pt"
+
+
+def model_from_winner(path: Path) -> ModelSpec:
+    """The :class:`ModelSpec` of a ``winner-<lambda>.json`` (or a winner ``.pt``) file."""
+    if path.suffix == ".json":
+        try:
+            w = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise AutosnnError(f"{path}: unreadable winner file ({exc})") from None
+    else:
+        w = getattr(autosnn.load(path), "extra", {}).get("winner")
+        if not w:
+            raise AutosnnError(f"{path}: not a winner checkpoint (extra.winner missing)")
+    try:
+        return ModelSpec(space=w["space"], channels=int(w["channels"]),
+                         timesteps=int(w["timesteps"]), genotype=w["genotype"])
+    except KeyError as exc:
+        raise AutosnnError(f"{path}: field {exc.args[0]} missing") from None
+
+
+def build_from_spec(model: ModelSpec, info) -> SpikingNet:  # type: ignore[no-untyped-def]
+    """A fresh (randomly initialised) network for ``model`` on a dataset described by ``info``."""
+    T = model.timesteps or info.timesteps
+    if model.zoo is not None:
+        return autosnn.build_model(model.zoo, model.channels, info.num_classes, info.input_shape,
+                                   T, neuron=model.neuron)
+    if model.genotype is None:
+        raise AutosnnError("give a genotype (--genotype), a zoo model (--model) or --winner")
+    return autosnn.build(model.space, model.genotype, model.channels, info.num_classes,
+                         info.input_shape, T, neuron=model.neuron)
+
+
+def run_train(
+    *,
+    data: DataSpec,
+    model: ModelSpec,
+    train: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> dict:
+    """Train an architecture from scratch on D_train, evaluate on the test split, write
+    ``out/model.pt`` (loadable by ``autosnn.load``/``export``) and ``out/train.json``."""
+    from autosnn.search.evaluate import evaluate
+    from autosnn.train.fit import fit
+
+    reporter = reporter or Reporter(quiet=True)
+    splits, exec_cfg = _training_setup(data, train, out)
+    net = prepare_model(build_from_spec(model, splits.info), exec_cfg)
+    what = model.zoo or f"{model.space}:{model.genotype}"
+    reporter.log(f"training {what} C={model.channels} T={net.timesteps} on {splits.info.name}: "
+                 f"{len(splits.train)} samples, {train.epochs} epochs, cutout {train.cutout}")
+    start = time.perf_counter()
+    history = fit(net, splits.train, train, state_path=out / TRAIN_STATE_FILE, resume=resume,
+                  fingerprint={"config": net.config.to_json(), "data": data.to_dict()},
+                  reporter=reporter)
+    train_s = time.perf_counter() - start
+    t0 = time.perf_counter()
+    result = evaluate(net, splits.test, batch_size=train.eval_batch_size)
+    eval_s = time.perf_counter() - t0
+    summary = {
+        "model": what, "config": json.loads(net.config.to_json()), "data": data.to_dict(),
+        "train": asdict(train), "history": [asdict(h) for h in history],
+        "test_accuracy": result.accuracy, "test_spikes": result.spikes,
+        "test_samples": result.samples, "train_seconds": train_s, "eval_seconds": eval_s,
+    }
+    autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
+        "model", "data", "test_accuracy", "test_spikes", "test_samples")})
+    write_json(out / "train.json", summary)
+    reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
+                 f"({result.samples} samples); wrote {out / MODEL_FILE}")
+    return summary
+
+
+def run_eval(
+    *,
+    checkpoint: Path,
+    data: DataSpec,
+    split: str = "test",
+    batch_size: int = EVAL_BATCH_SIZE,
+    precision: str = "fp32",
+    device: str = "cpu",
+    activity: Path | None = None,
+):  # type: ignore[no-untyped-def]
+    """Evaluate a checkpoint on a split; optionally save per-neuron spike counts to ``activity``
+    (npz: one array per spiking layer, plus ``T`` and ``samples``). Returns an EvalResult."""
+    import numpy as np
+
+    from autosnn.search.evaluate import activity_arrays, evaluate
+
+    if split not in SPLITS:
+        raise AutosnnError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+    net = autosnn.load(checkpoint).to(resolve_device(device))
+    splits = load_data(data)
+    info = splits.info
+    if tuple(info.input_shape) != tuple(net.config.input_shape):
+        raise AutosnnError(
+            f"{checkpoint}: built for inputs {net.config.input_shape}, dataset {info.name} "
+            f"has {info.input_shape}"
+        )
+    result = evaluate(net, getattr(splits, split), batch_size=batch_size, precision=precision,
+                      activity=activity is not None)
+    if activity is not None:
+        activity.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(activity, **activity_arrays(net, result.timesteps, result.samples))
+    return result

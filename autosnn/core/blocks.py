@@ -1,0 +1,149 @@
+"""Candidate spiking blocks (the micro level of the search space), looked up by name.
+
+All modules here work on time-folded tensors ``(T*N, C, H, W)``: convolutions and BN run once
+over all timesteps, only the neurons step through time. Every convolution is bias-free and
+followed by BatchNorm (``ConvBN``), as in the paper.
+
+Names: ``skip``, ``SCB_k{3,5,7}``, ``SRB_k{3,5,7}``, ``SIB_k{3,5}_e{1,3,6}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from autosnn.core.neuron import SpikingLayer, make_neuron
+from autosnn.core.registry import Registry
+
+# A block factory: (cin, cout, stride, neuron kind) -> module. One registration per name, next
+# to the block's class; a new candidate block is one ``BLOCKS.add`` (plus its NIR lowering).
+BlockFactory = Callable[[int, int, int, str], nn.Module]
+BLOCKS: Registry[BlockFactory] = Registry("block")
+
+
+class ConvBN(nn.Module):
+    """Bias-free KxK convolution (padding K//2) followed by BatchNorm."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bn(self.conv(x))
+
+
+class SCB(nn.Module):
+    """Spiking convolution block: conv-BN-PLIF-conv-BN-PLIF."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, neuron: str) -> None:
+        super().__init__()
+        self.conv1 = ConvBN(cin, cout, k, stride)
+        self.lif1 = make_neuron(neuron)
+        self.conv2 = ConvBN(cout, cout, k)
+        self.lif2 = make_neuron(neuron)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lif2(self.conv2(self.lif1(self.conv1(x))))
+
+
+for _k in (3, 5, 7):
+    BLOCKS.add(f"SCB_k{_k}", lambda cin, cout, s, n, k=_k: SCB(cin, cout, k, s, n))
+
+
+class SRB(nn.Module):
+    """Spiking residual block: conv-BN-PLIF-conv-BN, + shortcut, then PLIF (add before neuron)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, neuron: str) -> None:
+        super().__init__()
+        self.conv1 = ConvBN(cin, cout, k, stride)
+        self.lif1 = make_neuron(neuron)
+        self.conv2 = ConvBN(cout, cout, k)
+        self.shortcut: nn.Module = (
+            nn.Identity() if stride == 1 and cin == cout else ConvBN(cin, cout, 1, stride)
+        )
+        self.lif2 = make_neuron(neuron)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lif2(self.conv2(self.lif1(self.conv1(x))) + self.shortcut(x))
+
+
+for _k in (3, 5, 7):
+    BLOCKS.add(f"SRB_k{_k}", lambda cin, cout, s, n, k=_k: SRB(cin, cout, k, s, n))
+
+
+class FactorizedReduce(nn.Module):
+    """Stride-2 skip: two 1x1 stride-2 convs (Cout/2 each, the second on the input shifted by one
+    pixel), concatenated, then BN. The neuron follows in :class:`Skip`."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        if cout % 2:
+            raise ValueError(f"stride-2 skip needs an even channel count, got {cout}")
+        self.conv_a = nn.Conv2d(cin, cout // 2, 1, 2, bias=False)
+        self.conv_b = nn.Conv2d(cin, cout // 2, 1, 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
+
+
+class Skip(nn.Module):
+    """``skip``: identity when shapes allow (no spikes), else a 1x1 / factorised reduce + PLIF."""
+
+    def __init__(self, cin: int, cout: int, stride: int, neuron: str) -> None:
+        super().__init__()
+        self.reduce: nn.Module | None
+        self.lif: SpikingLayer | None
+        if stride == 1 and cin == cout:
+            self.reduce, self.lif = None, None
+        elif stride == 1:
+            self.reduce, self.lif = ConvBN(cin, cout, 1), make_neuron(neuron)
+        else:
+            self.reduce, self.lif = FactorizedReduce(cin, cout), make_neuron(neuron)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.reduce is None or self.lif is None:
+            return x
+        return self.lif(self.reduce(x))
+
+
+BLOCKS.add("skip", Skip)
+
+
+class SIB(nn.Module):
+    """Spiking inverted bottleneck: 1x1 expand-BN-PLIF, KxK depthwise-BN-PLIF, 1x1-BN-PLIF."""
+
+    def __init__(self, cin: int, cout: int, k: int, e: int, stride: int, neuron: str) -> None:
+        super().__init__()
+        hidden = cin * e
+        self.expand = ConvBN(cin, hidden, 1)
+        self.lif1 = make_neuron(neuron)
+        self.depthwise = ConvBN(hidden, hidden, k, stride, groups=hidden)
+        self.lif2 = make_neuron(neuron)
+        self.project = ConvBN(hidden, cout, 1)
+        self.lif3 = make_neuron(neuron)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.lif1(self.expand(x))
+        x = self.lif2(self.depthwise(x))
+        return self.lif3(self.project(x))
+
+
+for _k in (3, 5):
+    for _e in (1, 3, 6):
+        BLOCKS.add(f"SIB_k{_k}_e{_e}",
+                   lambda cin, cout, s, n, k=_k, e=_e: SIB(cin, cout, k, e, s, n))
+
+
+def list_blocks() -> list[str]:
+    """Every registered block name."""
+    return BLOCKS.names()
+
+
+def make_block(name: str, cin: int, cout: int, stride: int = 1, neuron: str = "plif") -> nn.Module:
+    """Build block ``name`` mapping ``cin`` to ``cout`` channels with the given stride."""
+    return BLOCKS.get(name)(cin, cout, stride, neuron)

@@ -1,0 +1,123 @@
+"""Factories: a network from a search space + genotype, the super-network, or a zoo model.
+
+All three return a :class:`~autosnn.core.network.SpikingNet`; :func:`from_config` rebuilds any of
+them from the plain-data :class:`~autosnn.core.network.ArchConfig` stored in checkpoints.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from autosnn.core.errors import AutosnnError
+from autosnn.core.layers import Cell, GAPNeuron, Head, Stem, down_layer
+from autosnn.core.network import ArchConfig, SpikingNet
+from autosnn.core.spaces import DEFAULT_GENOTYPE, Genotype, Slot, get_space
+
+
+def _validate_common(channels: int, num_classes: int, timesteps: int) -> None:
+    if channels < 2 or channels % 2:
+        raise AutosnnError(f"channels must be an even number >= 2, got {channels}")
+    if num_classes < 1:
+        raise AutosnnError(f"num_classes must be >= 1, got {num_classes}")
+    if timesteps < 1:
+        raise AutosnnError(f"timesteps must be >= 1, got {timesteps}")
+
+
+def _space_net(config: ArchConfig, slot_choices: list[tuple[str, ...]]) -> SpikingNet:
+    space = get_space(config.name)
+    C, neuron = config.channels, config.neuron
+    stem = Stem(config.input_shape, C, neuron)
+    body = nn.ModuleList()
+    size = 32
+    slots = iter(slot_choices)
+    for item in space.layout:
+        if isinstance(item, Slot):
+            body.append(Cell(next(slots), C * item.cin, C * item.cout, item.stride, neuron))
+            size //= item.stride
+        else:
+            body.append(down_layer(item.kind, neuron))
+            size //= 2
+    final = C * space.final_mult
+    if space.gap:
+        body.append(GAPNeuron(neuron))
+        features = final
+    else:
+        features = final * size * size
+    return SpikingNet(config, stem, body, Head([features], config.num_classes, neuron))
+
+
+def build(
+    space: str = "snn1",
+    genotype: str | Genotype = DEFAULT_GENOTYPE,
+    channels: int = 16,
+    num_classes: int = 10,
+    input_shape: tuple[int, int, int] = (3, 32, 32),
+    timesteps: int = 8,
+    *,
+    neuron: str = "plif",
+) -> SpikingNet:
+    """One architecture of a search space: block names, or a registered name (default: the
+    paper's AutoSNN, ``autosnn-lam0.08``)."""
+    _validate_common(channels, num_classes, timesteps)
+    geno = get_space(space).parse(genotype)
+    config = ArchConfig(
+        "space", space, channels, num_classes, tuple(input_shape), timesteps, geno, None, neuron
+    )
+    return _space_net(config, [(g,) for g in geno])
+
+
+def build_supernet(
+    space: str = "snn1",
+    channels: int = 16,
+    num_classes: int = 10,
+    input_shape: tuple[int, int, int] = (3, 32, 32),
+    timesteps: int = 8,
+    *,
+    candidates: tuple[str, ...] | None = None,
+    neuron: str = "plif",
+) -> SpikingNet:
+    """The weight-sharing super-network: every slot holds every candidate with its own weights."""
+    _validate_common(channels, num_classes, timesteps)
+    spec = get_space(space)
+    if candidates is not None:
+        spec = spec.with_candidates(tuple(candidates))
+    config = ArchConfig(
+        "supernet", space, channels, num_classes, tuple(input_shape), timesteps, None,
+        spec.candidates, neuron,
+    )
+    return _space_net(config, [spec.candidates] * len(spec.slots))
+
+
+def build_model(
+    name: str,
+    channels: int = 16,
+    num_classes: int = 10,
+    input_shape: tuple[int, int, int] = (3, 32, 32),
+    timesteps: int = 8,
+    *,
+    neuron: str = "plif",
+) -> SpikingNet:
+    """A hand-crafted baseline from the zoo (``cifarnet-fang``, ``cifarnet-wu``, ...)."""
+    from autosnn.core.zoo import get_zoo_builder
+
+    _validate_common(channels, num_classes, timesteps)
+    builder = get_zoo_builder(name)
+    config = ArchConfig("zoo", name, channels, num_classes, tuple(input_shape), timesteps,
+                        None, None, neuron)
+    return builder(config)
+
+
+def from_config(config: ArchConfig) -> SpikingNet:
+    """Rebuild a network from its config (the inverse of ``net.config``)."""
+    if config.kind == "space":
+        assert config.genotype is not None
+        return build(config.name, config.genotype, config.channels, config.num_classes,
+                     config.input_shape, config.timesteps, neuron=config.neuron)
+    if config.kind == "supernet":
+        return build_supernet(config.name, config.channels, config.num_classes,
+                              config.input_shape, config.timesteps,
+                              candidates=config.candidates, neuron=config.neuron)
+    if config.kind == "zoo":
+        return build_model(config.name, config.channels, config.num_classes,
+                           config.input_shape, config.timesteps, neuron=config.neuron)
+    raise AutosnnError(f"unknown architecture kind {config.kind!r}")

@@ -1,0 +1,55 @@
+"""The data a NAS run sees: D_train / D_val / test from :mod:`autosnn.data`, capped per split.
+
+The settings are recorded in every output (``DataSpec.to_dict``) so the search and the
+retraining reload exactly the samples the super-network was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from autosnn.data import DatasetSplits, TensorSplit, load_dataset
+
+# The splits every dataset is divided into (D_train, D_val from the training set; test).
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which dataset, where, the split seed, per-split sample caps and the event timesteps."""
+
+    dataset: str | None = None
+    data_dir: str | None = None
+    seed: int = 0
+    train_limit: int | None = None
+    val_limit: int | None = None
+    test_limit: int | None = None
+    timesteps: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> DataSpec:
+        return DataSpec(**d)
+
+
+def _cap(split: TensorSplit, limit: int | None) -> TensorSplit:
+    if limit is None or limit >= len(split):
+        return split
+    return TensorSplit(split.inputs[:limit], split.labels[:limit], info=split.info)
+
+
+def load_data(spec: DataSpec) -> DatasetSplits:
+    """Load the dataset and keep the first ``*_limit`` samples of each split (random samples:
+    the split indices are a seeded permutation)."""
+    limits = (spec.train_limit, spec.val_limit, spec.test_limit)
+    common = None if any(v is None for v in limits) else max(limits)  # type: ignore[type-var]
+    splits = load_dataset(spec.dataset, spec.data_dir, seed=spec.seed, limit=common,
+                          timesteps=spec.timesteps)
+    return replace(
+        splits,
+        train=_cap(splits.train, spec.train_limit),
+        val=_cap(splits.val, spec.val_limit),
+        test=_cap(splits.test, spec.test_limit),
+    )

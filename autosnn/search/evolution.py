@@ -1,0 +1,228 @@
+"""Evolutionary search (AutoSNN's Algorithm 1) and random search over genotypes.
+
+Only genotypes, an evaluator and a fitness function are seen here: no networks, no data, no
+chip model. The whole search state is plain data (:class:`SearchState`), advanced one round at
+a time by :func:`search_round`, so a caller can checkpoint it after every round and resume to
+exactly the run it would have had.
+
+Algorithm 1 (per round): evaluate P_eval; P_top = the top-k of P_top + P_eval by fitness; the
+next P_eval = ``mutations`` mutants of parents drawn uniformly from P_top (each slot resampled to
+a *different* candidate with probability p), ``crossovers`` children of two distinct parents
+(first ``cut`` slots of one, the rest of the other, cut uniform in 1..slots-1), then random
+architectures up to the pool size. An architecture already evaluated (or already in the next
+pool) is never added again: each child is retried at most ``max_tries`` times, then skipped, and
+the pool is filled randomly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from autosnn.core.config import SearchConfig
+from autosnn.core.spaces import Genotype
+from autosnn.search.fitness import Evaluation, Fitness
+
+# Evaluates a batch of architectures (a batch lets the evaluator share work between them).
+Evaluator = Callable[[Sequence[Genotype]], list[Evaluation]]
+
+
+@dataclass(frozen=True)
+class Space:
+    """What the search needs of a search space: candidates per slot."""
+
+    candidates: tuple[str, ...]
+    slots: int
+
+    @property
+    def size(self) -> int:
+        return len(self.candidates) ** self.slots
+
+    def sample(self, rng: random.Random) -> Genotype:
+        return tuple(rng.choice(self.candidates) for _ in range(self.slots))
+
+
+def mutate(parent: Genotype, space: Space, prob: float, rng: random.Random) -> Genotype:
+    """Resample each slot, with probability ``prob``, to a candidate different from the parent's."""
+    child = list(parent)
+    for i, name in enumerate(parent):
+        if rng.random() < prob:
+            child[i] = rng.choice([c for c in space.candidates if c != name])
+    return tuple(child)
+
+
+def crossover(a: Genotype, b: Genotype, rng: random.Random) -> Genotype:
+    """First ``cut`` slots of ``a`` then the rest of ``b``; ``cut`` uniform in 1..len-1."""
+    if len(a) < 2:
+        return a
+    cut = rng.randint(1, len(a) - 1)
+    return tuple(a[:cut]) + tuple(b[cut:])
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search after a round (plain data, JSON-able via
+    :meth:`to_dict`)."""
+
+    round: int = 0  # rounds completed
+    rng_state: object = None
+    pool: list[Genotype] = field(default_factory=list)  # P_eval of the next round
+    top: list[Genotype] = field(default_factory=list)  # P_top, fittest first
+    seen: list[Genotype] = field(default_factory=list)  # evaluated, in order
+    rounds: list[int] = field(default_factory=list)  # round of each entry of ``seen``
+
+    def to_dict(self) -> dict:
+        version, internal, gauss = self.rng_state  # type: ignore[misc]
+        return {
+            "round": self.round,
+            "rng_state": [version, list(internal), gauss],
+            "pool": [list(g) for g in self.pool],
+            "top": [list(g) for g in self.top],
+            "seen": [list(g) for g in self.seen],
+            "rounds": list(self.rounds),
+        }
+
+    @staticmethod
+    def from_dict(d: dict) -> SearchState:
+        version, internal, gauss = d["rng_state"]
+        return SearchState(
+            round=int(d["round"]),
+            rng_state=(version, tuple(internal), gauss),
+            pool=[tuple(g) for g in d["pool"]],
+            top=[tuple(g) for g in d["top"]],
+            seen=[tuple(g) for g in d["seen"]],
+            rounds=[int(r) for r in d["rounds"]],
+        )
+
+    @property
+    def evaluated(self) -> list[tuple[Genotype, int]]:
+        return list(zip(self.seen, self.rounds, strict=False))
+
+
+def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: Space,
+                 rng: random.Random, max_tries: int) -> None:
+    misses = 0
+    while len(pool) < target and len(taken) < space.size:
+        g = space.sample(rng)
+        if g in taken:
+            misses += 1
+            if misses > max_tries * target:  # the space is (nearly) exhausted
+                break
+            continue
+        pool.append(g)
+        taken.add(g)
+
+
+def init_state(space: Space, cfg: SearchConfig, seed: int) -> SearchState:
+    """Round 1's P_eval: ``pool_size`` random unique architectures."""
+    rng = random.Random(seed)
+    pool: list[Genotype] = []
+    _random_fill(pool, set(), cfg.pool_size, space, rng, cfg.max_tries)
+    return SearchState(rng_state=rng.getstate(), pool=pool)
+
+
+def _next_pool(state: SearchState, space: Space, cfg: SearchConfig,
+               rng: random.Random) -> list[Genotype]:
+    taken = set(state.seen)
+    pool: list[Genotype] = []
+
+    def offer(make: Callable[[], Genotype]) -> None:
+        for _ in range(cfg.max_tries):
+            child = make()
+            if child not in taken:
+                pool.append(child)
+                taken.add(child)
+                return
+
+    if cfg.method == "evolution" and state.top:
+        top = state.top
+        for _ in range(cfg.mutations):
+            offer(lambda: mutate(rng.choice(top), space, cfg.mutation_prob, rng))
+        if len(top) >= 2:
+            for _ in range(cfg.crossovers):
+                def cross() -> Genotype:
+                    a, b = rng.sample(top, 2)
+                    return crossover(a, b, rng)
+                offer(cross)
+    _random_fill(pool, taken, cfg.pool_size, space, rng, cfg.max_tries)
+    return pool
+
+
+def search_round(
+    state: SearchState,
+    space: Space,
+    cfg: SearchConfig,
+    evaluate: Evaluator,
+    fitness: Fitness,
+) -> SearchState:
+    """Evaluate the pending pool, update the top-k, draw the next pool. Returns the new state."""
+    rnd = state.round + 1
+    results = {e.genotype: e for e in evaluate(state.pool)}
+    # Stable sort: on equal fitness the earlier member (P_top first, then pool order) wins.
+    merged = [*state.top, *state.pool]
+    merged.sort(key=lambda g: -fitness(_lookup(results, g, evaluate)))
+    new = SearchState(
+        round=rnd,
+        pool=[],
+        top=merged[: cfg.top_k],
+        seen=[*state.seen, *state.pool],
+        rounds=[*state.rounds, *([rnd] * len(state.pool))],
+    )
+    rng = random.Random()
+    rng.setstate(state.rng_state)  # type: ignore[arg-type]
+    if rnd < cfg.rounds:
+        new.pool = _next_pool(new, space, cfg, rng)
+    new.rng_state = rng.getstate()
+    return new
+
+
+def _lookup(results: dict[Genotype, Evaluation], g: Genotype, evaluate: Evaluator) -> Evaluation:
+    if g not in results:  # a P_top member: the caller's evaluator is expected to cache
+        results[g] = evaluate([g])[0]
+    return results[g]
+
+
+def finished(state: SearchState, cfg: SearchConfig) -> bool:
+    """Whether all rounds are done (or the space ran out of new architectures)."""
+    return state.round >= cfg.rounds or (state.round > 0 and not state.pool)
+
+
+def run_search(
+    space: Space,
+    cfg: SearchConfig,
+    evaluate: Evaluator,
+    fitness: Fitness,
+    *,
+    seed: int,
+    state: SearchState | None = None,
+    on_round: Callable[[SearchState], None] | None = None,
+) -> SearchState:
+    """Run (or continue) a search to the end; ``on_round`` sees the state after every round.
+
+    ``evaluate`` should cache (P_top members are looked up again every round).
+    """
+    state = state or init_state(space, cfg, seed)
+    while not finished(state, cfg):
+        state = search_round(state, space, cfg, evaluate, fitness)
+        if on_round:
+            on_round(state)
+    return state
+
+
+class CachedEvaluator:
+    """Memoises an evaluator: each architecture is evaluated once, whatever asks for it (several
+    lambdas, P_top lookups). The cache is plain data for checkpoints."""
+
+    def __init__(self, inner: Evaluator, cache: dict[Genotype, Evaluation] | None = None) -> None:
+        self.inner = inner
+        self.cache: dict[Genotype, Evaluation] = dict(cache or {})
+        self.calls = 0  # architectures actually evaluated by ``inner``
+
+    def __call__(self, genotypes: Sequence[Genotype]) -> list[Evaluation]:
+        missing = sorted({g for g in genotypes if g not in self.cache})
+        if missing:
+            for e in self.inner(missing):
+                self.cache[e.genotype] = e
+            self.calls += len(missing)
+        return [self.cache[g] for g in genotypes]

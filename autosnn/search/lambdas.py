@@ -1,0 +1,116 @@
+"""Searches for several lambdas over one super-network, checkpointed after every round.
+
+Evaluations are cached per architecture (accuracy and spikes do not depend on lambda), so a
+second lambda re-uses every architecture the first one evaluated; only the fitness is
+recomputed. The checkpoint (``search-state.json``) holds the cache in evaluation order and each
+lambda's :class:`~autosnn.search.evolution.SearchState`; it is written atomically after each round.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autosnn.core.config import SearchConfig
+from autosnn.core.errors import CheckpointError
+from autosnn.core.progress import Reporter
+from autosnn.core.spaces import genotype_text
+from autosnn.search.evolution import (
+    CachedEvaluator,
+    SearchState,
+    Space,
+    finished,
+    init_state,
+    search_round,
+)
+from autosnn.search.fitness import Evaluation, Fitness, lambda_key
+from autosnn.search.outputs import write_json
+
+STATE_FILE = "search-state.json"
+
+
+@dataclass
+class MultiSearch:
+    """Result of :func:`search_lambdas`: the final state per lambda and every evaluation in
+    first-evaluated order, with per-lambda timings."""
+
+    states: dict[str, SearchState]
+    evaluations: list[Evaluation]
+    seconds: dict[str, float] = field(default_factory=dict)
+    evaluated_now: int = 0  # architectures evaluated by this process (the rest came from a resume)
+
+
+def _save(path: Path, fingerprint: str, cache: CachedEvaluator,
+          states: dict[str, SearchState]) -> None:
+    write_json(path, {
+        "fingerprint": fingerprint,
+        "cache": [[genotype_text(g), e.accuracy, e.spikes] for g, e in cache.cache.items()],
+        "states": {k: s.to_dict() for k, s in states.items()},
+    })
+
+
+def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable search checkpoint ({exc})") from None
+    if d.get("fingerprint") != fingerprint:
+        raise CheckpointError(
+            f"{path}: written by a search with other settings; rerun without --resume or with "
+            "the same options"
+        )
+    cache = {tuple(t.split(",")): Evaluation(tuple(t.split(",")), a, s) for t, a, s in d["cache"]}
+    return cache, {k: SearchState.from_dict(v) for k, v in d["states"].items()}
+
+
+def search_lambdas(
+    space: Space,
+    evaluate: Callable,
+    fitness_for: Callable[[float], Fitness],
+    lambdas: tuple[float, ...],
+    cfg: SearchConfig,
+    *,
+    seed: int,
+    state_path: Path,
+    resume: bool = False,
+    fingerprint: str = "",
+    reporter: Reporter | None = None,
+) -> MultiSearch:
+    """Run one search per lambda (each seeded with ``seed``), sharing one evaluation cache."""
+    cache = CachedEvaluator(evaluate)
+    states: dict[str, SearchState] = {}
+    if resume and state_path.is_file():
+        cache.cache, states = _load(state_path, fingerprint)
+        if reporter:
+            done = {k: s.round for k, s in states.items()}
+            reporter.log(f"resumed search from {state_path} (rounds done: {done})")
+    seconds: dict[str, float] = {}
+    for lam in lambdas:
+        key = lambda_key(lam)
+        fitness = fitness_for(lam)
+        state = states.get(key) or init_state(space, cfg, seed)
+        states[key] = state
+        start = time.perf_counter()
+        task = reporter.start(f"search lambda={key}", cfg.rounds) if reporter else None
+        while not finished(state, cfg):
+            before = cache.calls
+            t0 = time.perf_counter()
+            state = search_round(state, space, cfg, cache, fitness)
+            states[key] = state
+            _save(state_path, fingerprint, cache, states)
+            if reporter:
+                best = cache.cache[state.top[0]]
+                reporter.advance(task, acc=best.accuracy, spikes=best.spikes)
+                reporter.log(
+                    f"lambda={key} round {state.round}/{cfg.rounds}: {cache.calls - before} new "
+                    f"evaluations ({time.perf_counter() - t0:.1f} s); best "
+                    f"{genotype_text(state.top[0])} acc {100 * best.accuracy:.2f}% "
+                    f"spikes {best.spikes:,.0f} F {fitness(best):.4f}"
+                )
+        if reporter:
+            reporter.finish(task)
+        seconds[key] = time.perf_counter() - start
+    return MultiSearch(states, list(cache.cache.values()), seconds, cache.calls)

@@ -1,0 +1,192 @@
+"""Direct training of spiking networks (super-network and retraining) with per-epoch resume.
+
+One epoch: shuffled, augmented mini-batches; for the super-network a path is drawn before each
+batch (single-path uniform sampling). Loss = MSE(firing rates, one-hot) (+ optional spike
+regularisation). All randomness of epoch ``e`` is derived from ``(seed, e)``, so resuming from
+the checkpoint written after epoch ``e - 1`` replays exactly what an uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from autosnn.core.checkpoint import atomic_torch_save, safe_torch_load
+from autosnn.core.config import TrainConfig
+from autosnn.core.errors import CheckpointError
+from autosnn.core.network import SpikingNet
+from autosnn.core.neuron import SpikingLayer
+from autosnn.core.progress import Reporter
+from autosnn.core.runtime import precision_context
+from autosnn.core.spaces import Genotype
+from autosnn.data import Augment, TensorSplit, batches
+
+# Called before each batch; returns the path to train (super-network) or None (fixed network).
+PathSampler = Callable[[], Genotype | None]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """Means over one training epoch (spikes per image over the paths actually run)."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    spikes: float
+    samples: int
+    seconds: float
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Seed of epoch ``epoch``'s shuffle and augmentation draws."""
+    return seed * 1_000_003 + epoch
+
+
+def path_rng(seed: int, epoch: int) -> random.Random:
+    """The super-network's path sampler of one epoch."""
+    return random.Random(f"paths:{seed}:{epoch}")
+
+
+def spike_regulariser(net: SpikingNet) -> Tensor:
+    """Mean over the active spiking layers of their mean spike (firing probability per step)."""
+    terms = [m.last_output.mean() for _, m in net.active_spiking_layers()
+             if m.last_output is not None]
+    return torch.stack(terms).mean() if terms else torch.zeros(())
+
+
+def _keep_outputs(net: nn.Module, enabled: bool) -> None:
+    for m in net.modules():
+        if isinstance(m, SpikingLayer):
+            m.keep_output = enabled
+            m.last_output = None
+
+
+def train_epoch(
+    net: SpikingNet,
+    split: TensorSplit,
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    *,
+    sample_path: PathSampler | None = None,
+    reporter: Reporter | None = None,
+) -> EpochStats:
+    """One pass over ``split``; returns the epoch's mean loss, accuracy and spikes per image."""
+    device = next(net.parameters()).device
+    net.train()
+    augment = Augment(crop_pad=cfg.crop_pad, flip=cfg.flip, cutout=cfg.cutout)
+    _keep_outputs(net, cfg.spike_reg > 0)
+    num_classes = net.config.num_classes
+    tot_loss = tot_correct = tot_spikes = 0.0
+    seen = 0
+    start = time.perf_counter()
+    n_batches = -(-len(split) // cfg.batch_size)
+    task = reporter.start(f"epoch {epoch + 1}/{cfg.epochs}", n_batches) if reporter else None
+    for x, y in batches(split, cfg.batch_size, shuffle=True, seed=epoch_seed(cfg.seed, epoch),
+                        device=device, augment=augment):
+        if sample_path is not None:
+            path = sample_path()
+            if path is not None:
+                net.set_genotype(path)
+        with precision_context(cfg.precision, device):
+            rates = net(x)  # (N, classes)
+        target = nn.functional.one_hot(y, num_classes).to(rates.dtype)
+        loss = nn.functional.mse_loss(rates.float(), target)
+        if cfg.spike_reg > 0:
+            loss = loss + cfg.spike_reg * spike_regulariser(net)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = y.shape[0]
+        stats = torch.stack([loss.detach(), (rates.argmax(1) == y).sum().float(),
+                             net.total_spikes()]).tolist()
+        tot_loss += stats[0] * n
+        tot_correct += stats[1]
+        tot_spikes += stats[2] * n
+        seen += n
+        if reporter and task is not None:
+            reporter.advance(task, loss=tot_loss / seen, acc=tot_correct / seen,
+                             spikes=tot_spikes / seen)
+    _keep_outputs(net, False)
+    if reporter and task is not None:
+        reporter.finish(task)
+    seen = max(seen, 1)
+    return EpochStats(epoch, tot_loss / seen, tot_correct / seen, tot_spikes / seen, seen,
+                      time.perf_counter() - start)
+
+
+def make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam(lr, betas (0.9, 0.999)), no weight decay (paper)."""
+    return torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+
+
+def _fingerprint(cfg: TrainConfig, extra: dict) -> str:
+    d = asdict(cfg)
+    d.pop("epochs")  # a resumed run may extend the number of epochs
+    d.pop("device")
+    return json.dumps({"train": d, **extra}, sort_keys=True)
+
+
+def fit(
+    net: SpikingNet,
+    split: TensorSplit,
+    cfg: TrainConfig,
+    *,
+    state_path: Path,
+    resume: bool,
+    sample_path_factory: Callable[[int], PathSampler] | None = None,
+    fingerprint: dict | None = None,
+    reporter: Reporter | None = None,
+) -> list[EpochStats]:
+    """Train ``net`` for ``cfg.epochs`` epochs, checkpointing after every epoch to ``state_path``.
+
+    With ``resume`` and an existing ``state_path``, the weights, optimizer and history are
+    restored and training continues at the next epoch (settings must match the checkpoint's).
+    ``sample_path_factory(epoch)`` gives the path sampler of an epoch (super-network).
+    """
+    optimizer = make_optimizer(net, cfg)
+    history: list[EpochStats] = []
+    fp = _fingerprint(cfg, fingerprint or {})
+    start_epoch = 0
+    if resume and state_path.is_file():
+        state = safe_torch_load(state_path)
+        if state.get("fingerprint") != fp:
+            raise CheckpointError(
+                f"{state_path}: was written with other settings; rerun without --resume "
+                f"or with the same options (saved: {state.get('fingerprint')})"
+            )
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = [EpochStats(**h) for h in json.loads(state["history"])]
+        start_epoch = int(state["epoch"]) + 1
+        if reporter:
+            reporter.log(f"resumed from {state_path} after epoch {start_epoch}")
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler = sample_path_factory(epoch) if sample_path_factory else None
+        stats = train_epoch(net, split, cfg, optimizer, epoch, sample_path=sampler,
+                            reporter=reporter)
+        history.append(stats)
+        atomic_torch_save(
+            {
+                "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "history": json.dumps([asdict(h) for h in history]),
+                "fingerprint": fp,
+            },
+            state_path,
+        )
+        if reporter:
+            reporter.log(
+                f"epoch {epoch + 1}/{cfg.epochs}: loss {stats.loss:.4f} acc "
+                f"{100 * stats.accuracy:.2f}% spikes/img {stats.spikes:,.0f} "
+                f"({stats.seconds:.0f} s)"
+            )
+    return history
