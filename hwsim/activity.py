@@ -1,7 +1,11 @@
 """Spike activity: measured per-neuron counts (`act.npz`) or a stated firing-rate assumption.
 
-`act.npz` holds one array per NIR node name with per-neuron spike counts summed over the T
-timesteps and averaged per sample, plus the scalars `T` and `samples`.
+`act.npz` holds one array per NIR node name (spiking nodes and the `input` node) with per-sample
+spike counts, either per timestep (shape [T, *neuron_shape], what `autosnn eval --activity` writes)
+or summed over the T timesteps (shape [*neuron_shape], the older format, spread evenly over T),
+plus the integer scalars `T` and `samples`. The two are told apart by size (T*N vs N), so a
+reader needs no flag, and per-timestep files let the cost model see the busiest step, not only
+the mean.
 """
 
 from __future__ import annotations
@@ -40,16 +44,30 @@ class Activity:
         if not 0 <= self.rate <= 1:
             raise ValueError(f"rate must be in [0, 1] spikes per neuron per step, got {self.rate}")
 
-    def counts_for(self, name: str, size: int) -> tuple[np.ndarray, bool]:
-        """(flat counts, measured?) for a layer; falls back to the rate assumption."""
+    def steps_for(self, name: str, size: int) -> tuple[np.ndarray, bool]:
+        """(counts per timestep (T, size), measured?) for a layer.
+
+        A per-timestep array is used as is; a summed one is spread evenly over the T steps (the
+        old format carries no timing); an unmeasured layer fires `rate` every step.
+        """
+        T = self.timesteps
         if name in self.counts:
             arr = np.asarray(self.counts[name], dtype=np.float64).ravel()
-            if arr.size != size:
-                raise HwsimInputError(
-                    self.source, name, f"{size} per-neuron counts (got {arr.size})"
-                )
-            return arr, True
-        return np.full(size, self.rate * self.timesteps), False
+            if arr.size == size * T:
+                return arr.reshape(T, size), True
+            if arr.size == size:
+                return np.broadcast_to(arr / T, (T, size)), True
+            raise HwsimInputError(
+                self.source,
+                name,
+                f"{size} per-neuron counts, or {T}x{size} per timestep (got {arr.size})",
+            )
+        return np.full((T, size), self.rate), False
+
+    def counts_for(self, name: str, size: int) -> tuple[np.ndarray, bool]:
+        """(flat counts summed over T, measured?) for a layer; falls back to the rate assumption."""
+        steps, measured = self.steps_for(name, size)
+        return steps.sum(axis=0), measured
 
 
 def uniform_activity(rate: float = DEFAULT_RATE, timesteps: int = DEFAULT_TIMESTEPS) -> Activity:
@@ -73,7 +91,8 @@ def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
 def load_activity(
     path: str | Path, network: Network | None = None, rate: float = DEFAULT_RATE
 ) -> Activity:
-    """Read `act.npz`; with a network, every key must name one of its nodes."""
+    """Read `act.npz`; with a network, every key must name one of its nodes and its T must match
+    the T stored in the graph's metadata (a T=4 network costed as T=8 is a silent 2x error)."""
     path = str(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -81,6 +100,10 @@ def load_activity(
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise HwsimInputError(path, "file", f"a readable .npz ({type(exc).__name__})") from None
     timesteps = _scalar(data, "T", path)
+    if network is not None and network.timesteps is not None and network.timesteps != timesteps:
+        raise HwsimInputError(
+            path, "T", f"{network.timesteps}, the T in the graph's metadata (file has {timesteps})"
+        )
     samples = _scalar(data, "samples", path)
     counts: dict[str, np.ndarray] = {}
     names = {la.name: la for la in network.layers} if network is not None else None
@@ -94,9 +117,13 @@ def load_activity(
         if names is not None:
             if key not in names:
                 raise HwsimInputError(path, key, "the name of a spiking or input node of the graph")
-            if value.size != names[key].size:
+            size = names[key].size
+            if value.size not in (size, size * timesteps):
                 raise HwsimInputError(
-                    path, key, f"{names[key].size} counts for shape {names[key].shape}"
+                    path,
+                    key,
+                    f"{size} counts of shape {names[key].shape} or {timesteps}x{size} per "
+                    f"timestep [T, *{names[key].shape}] (got {value.shape})",
                 )
         counts[key] = value.astype(np.float64).ravel()
     return Activity(counts, timesteps=timesteps, samples=samples, rate=rate, source=path)

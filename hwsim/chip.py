@@ -9,6 +9,25 @@ Every figure in a profile is a small mapping so that its provenance travels with
 published and `assumed` + `assumption` give the number used instead and why. The loader rejects
 unknown keys, missing fields and negative or non-numeric values with one `HwsimInputError`
 naming the file and the dotted field, so a profile typo never turns into a silent default.
+
+Figures added after the first profiles (per-message energy, activity-dependent neuron costs,
+separate dense / conv synaptic figures, the timestep model) are OPTIONAL: a profile without them
+keeps its old meaning, and the default used is recorded in `provenance` as `DEFAULT: ...`.
+
+A profile may describe a board (system) of several chips with a `board:` section, and may inherit
+every chip figure from a built-in profile with `base: <name>`, overriding only what it lists::
+
+    base: loihi2
+    board:
+      chip_rows: {value: 2, source: ...}
+      chip_cols: {value: 4, source: ...}
+      link_bandwidth_spikes_per_s: {value: null, assumed: 1.0e+8, assumption: ...}
+      latency_link_s: {...}
+      energy_hop_j: {...}
+
+The chips' meshes are tiled into one system mesh (chip-to-chip links join the edge routers of
+neighbouring chips, as Loihi's and TrueNorth's meshes tile); the links that cross a chip boundary
+take the board's bandwidth, latency and energy.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import yaml
 
 from hwsim.errors import HwsimInputError
@@ -67,7 +87,37 @@ SCHEMA: dict[str, dict[str, str]] = {
         "timestep_s": "number",
     },
 }
+# optional figures: name -> (kind, default); a str default names the figure it falls back to
+OPTIONAL: dict[str, dict[str, tuple[str, Any]]] = {
+    "energy": {
+        "energy_synop_dense_j": ("number", "energy_synop_j"),
+        "energy_synop_conv_j": ("number", "energy_synop_j"),
+        "energy_neuron_state_update_j": ("number", 0.0),
+        "energy_spike_j": ("number", 0.0),
+        "energy_message_j": ("number", 0.0),
+        "energy_message_in_j": ("number", 0.0),
+    },
+    "timing": {
+        "latency_synop_dense_s": ("number", "latency_synop_s"),
+        "latency_synop_conv_s": ("number", "latency_synop_s"),
+        "latency_neuron_state_update_s": ("number", 0.0),
+        "latency_spike_s": ("number", 0.0),
+        "latency_message_s": ("number", 0.0),
+        "latency_message_in_s": ("number", 0.0),
+        "step_model": ("model", None),  # None: tick when timestep_s > 0, else barrier
+    },
+}
+BOARD: dict[str, str] = {
+    "chip_rows": "count",
+    "chip_cols": "count",
+    "link_bandwidth_spikes_per_s": "limit",
+    "latency_link_s": "number",
+    "energy_hop_j": "number",
+}
+STEP_MODELS = ("barrier", "tick", "async")
 TOP_LEVEL = ("name", "description", *SCHEMA)
+OPTIONAL_TOP = ("base", "board")
+MAX_CORES_TOTAL = 1 << 22  # 4M cores: beyond any built system; keeps arrays within memory
 FIGURE_KEYS = ("value", "source", "assumed", "assumption")
 _EXPECTED = {
     "count": "a positive integer",
@@ -75,6 +125,7 @@ _EXPECTED = {
     "number": "a non-negative number",
     "bool": "true or false",
     "words": "a list of positive integers (or null when not applicable)",
+    "model": f"one of {', '.join(STEP_MODELS)}",
 }
 
 
@@ -117,20 +168,82 @@ class ChipSpec:
     latency_link_s: float
     latency_barrier_s: float
     timestep_s: float
+    energy_synop_dense_j: float = 0.0
+    energy_synop_conv_j: float = 0.0
+    energy_neuron_state_update_j: float = 0.0
+    energy_spike_j: float = 0.0
+    energy_message_j: float = 0.0
+    energy_message_in_j: float = 0.0
+    latency_synop_dense_s: float = 0.0
+    latency_synop_conv_s: float = 0.0
+    latency_neuron_state_update_s: float = 0.0
+    latency_spike_s: float = 0.0
+    latency_message_s: float = 0.0
+    latency_message_in_s: float = 0.0
+    step_model: str = "barrier"
+    board_rows: int = 1  # chips on the board, as a grid
+    board_cols: int = 1
+    chip_link_bandwidth_spikes_per_s: float = math.inf
+    chip_latency_link_s: float = 0.0
+    chip_energy_hop_j: float = 0.0
+    board_name: str = ""  # empty for a single chip
     # "section.field" -> source text, or "ASSUMED: <assumption>" where nothing is published
     provenance: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
+    def n_chips(self) -> int:
+        return self.board_rows * self.board_cols
+
+    @property
+    def mesh_rows(self) -> int:
+        """Rows of the system mesh (the chips' meshes tiled over the board)."""
+        return self.rows * self.board_rows
+
+    @property
+    def mesh_cols(self) -> int:
+        return self.cols * self.board_cols
+
+    @property
     def n_routers(self) -> int:
-        return self.rows * self.cols
+        """Routers of the whole system mesh."""
+        return self.mesh_rows * self.mesh_cols
+
+    @property
+    def cores_per_chip(self) -> int:
+        """Usable cores of one chip: the published total, capped by what its mesh can hold."""
+        return min(self.cores_total, self.rows * self.cols * self.cores_per_router)
 
     @property
     def n_cores(self) -> int:
-        """Usable cores: the published total, capped by what the modelled mesh can hold."""
-        return min(self.cores_total, self.n_routers * self.cores_per_router)
+        return self.cores_per_chip * self.n_chips
+
+    def router_of_core(self, core: np.ndarray) -> np.ndarray:
+        """System router of each core: cores are numbered chip by chip (so a mapping spills onto
+        the next chip only when one is full), router-major inside a chip."""
+        core = np.asarray(core, dtype=np.int64)
+        chip, local = np.divmod(core, self.cores_per_chip)
+        r, c = np.divmod(local // self.cores_per_router, self.cols)
+        cr, cc = np.divmod(chip, self.board_cols)
+        return (cr * self.rows + r) * self.mesh_cols + cc * self.cols + c
+
+    def chip_of_router(self, router: np.ndarray) -> np.ndarray:
+        """Chip index of each system router."""
+        r, c = np.divmod(np.asarray(router, dtype=np.int64), self.mesh_cols)
+        return (r // self.rows) * self.board_cols + c // self.cols
+
+    def router_cores(self) -> np.ndarray:
+        """(routers, cores_per_router) core ids at every system router, -1 where none."""
+        table = np.full((self.n_routers, self.cores_per_router), -1, dtype=np.int64)
+        cores = np.arange(self.n_cores)
+        routers = self.router_of_core(cores)
+        slot = cores % self.cores_per_chip % self.cores_per_router
+        table[routers, slot] = cores
+        return table
 
 
 def _check_value(value: Any, kind: str) -> bool:
+    if kind == "model":
+        return isinstance(value, str) and value in STEP_MODELS
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "words":
@@ -182,13 +295,58 @@ def _resolve_figure(raw: Any, kind: str, where: str, path: str) -> tuple[Any, st
     return assumed, f"ASSUMED: {assumption}"
 
 
+def _merge_base(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """A profile with `base: <built-in>` inherits that profile's figures, section by section."""
+    base = data["base"]
+    if not isinstance(base, str) or base not in list_chips():
+        raise HwsimInputError(path, "base", f"a built-in profile ({', '.join(list_chips())})")
+    raw = _read_yaml(builtin_chip_dir() / f"{base}.yaml")
+    if not isinstance(raw, Mapping) or "base" in raw:
+        raise HwsimInputError(path, "base", "a built-in single-chip profile (no nested base)")
+    merged: dict[str, Any] = {k: v for k, v in raw.items() if k != "board"}
+    for key, value in data.items():
+        if key == "base":
+            continue
+        if key in SCHEMA and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _board(raw: Any, path: str) -> tuple[dict[str, Any], dict[str, str]]:
+    if not isinstance(raw, Mapping):
+        raise HwsimInputError(path, "board", "a mapping of board figures: " + ", ".join(BOARD))
+    for key in raw:
+        if key not in BOARD:
+            raise HwsimInputError(path, f"board.{key}", f"unknown key; allowed: {', '.join(BOARD)}")
+    values: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    for name, kind in BOARD.items():
+        if name not in raw:
+            raise HwsimInputError(path, f"board.{name}", "missing")
+        value, source = _resolve_figure(raw[name], kind, f"board.{name}", path)
+        values[name] = float(value) if kind in ("limit", "number") else value
+        provenance[f"board.{name}"] = source
+    return {
+        "board_rows": values["chip_rows"],
+        "board_cols": values["chip_cols"],
+        "chip_link_bandwidth_spikes_per_s": values["link_bandwidth_spikes_per_s"],
+        "chip_latency_link_s": values["latency_link_s"],
+        "chip_energy_hop_j": values["energy_hop_j"],
+    }, provenance
+
+
 def parse_chip(data: Any, path: str) -> ChipSpec:
     """Validate an already-parsed YAML document; `path` is only used in error messages."""
     if not isinstance(data, Mapping):
         raise HwsimInputError(path, "<top>", "a YAML mapping with keys " + ", ".join(TOP_LEVEL))
     for key in data:
-        if key not in TOP_LEVEL:
-            raise HwsimInputError(path, str(key), f"unknown key; allowed: {', '.join(TOP_LEVEL)}")
+        if key not in TOP_LEVEL and key not in OPTIONAL_TOP:
+            allowed = ", ".join((*TOP_LEVEL, *OPTIONAL_TOP))
+            raise HwsimInputError(path, str(key), f"unknown key; allowed: {allowed}")
+    if "base" in data:
+        data = _merge_base(data, path)
     for key in TOP_LEVEL:
         if key not in data:
             raise HwsimInputError(path, key, "missing")
@@ -201,30 +359,113 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
         raw_section = data[section]
         if not isinstance(raw_section, Mapping):
             raise HwsimInputError(path, section, "a mapping of figures")
+        optional = OPTIONAL.get(section, {})
         for key in raw_section:
-            if key not in fields:
-                raise HwsimInputError(
-                    path, f"{section}.{key}", f"unknown key; allowed: {', '.join(fields)}"
-                )
+            if key not in fields and key not in optional:
+                allowed = ", ".join((*fields, *optional))
+                raise HwsimInputError(path, f"{section}.{key}", f"unknown key; allowed: {allowed}")
         for name, kind in fields.items():
             if name not in raw_section:
                 raise HwsimInputError(path, f"{section}.{name}", "missing")
             value, source = _resolve_figure(raw_section[name], kind, f"{section}.{name}", path)
             values[name] = float(value) if kind in ("limit", "number") else value
             provenance[f"{section}.{name}"] = source
+    for section, fields in OPTIONAL.items():
+        for name, (kind, default) in fields.items():
+            where = f"{section}.{name}"
+            if name in data[section]:
+                value, source = _resolve_figure(data[section][name], kind, where, path)
+                values[name] = float(value) if kind == "number" else value
+                provenance[where] = source
+            elif name == "step_model":
+                values[name] = "tick" if values["timestep_s"] > 0 else "barrier"
+                provenance[where] = f"DEFAULT: not in profile; {values[name]} (from timestep_s)"
+            elif isinstance(default, str):
+                values[name] = values[default]
+                provenance[where] = f"DEFAULT: not in profile; {default} used"
+            else:
+                values[name] = default
+                provenance[where] = f"DEFAULT: not in profile; {default} used"
     for name in ("kernel_memory_words", "neuron_memory_words"):
         words = values[name]
         if words is not None and len(words) != values["cores_total"]:
             raise HwsimInputError(
                 path, f"core.{name}", f"one entry per core ({values['cores_total']})"
             )
+    board_name = ""
+    if "board" in data:
+        board, board_prov = _board(data["board"], path)
+        values.update(board)
+        provenance.update(board_prov)
+        board_name = data["name"]
+        if values["kernel_memory_words"] is not None or values["neuron_memory_words"] is not None:
+            raise HwsimInputError(path, "board", "a chip without per-core word memories")
+    n_chips = values.get("board_rows", 1) * values.get("board_cols", 1)
+    routers = values["rows"] * values["cols"] * n_chips
+    if min(values["cores_total"], routers * values["cores_per_router"]) * n_chips > MAX_CORES_TOTAL:
+        raise HwsimInputError(path, "mesh", f"at most {MAX_CORES_TOTAL} cores in the system")
+    if routers > MAX_CORES_TOTAL:
+        raise HwsimInputError(path, "mesh.rows", f"at most {MAX_CORES_TOTAL} routers in the system")
     return ChipSpec(
         name=data["name"],
         description=data["description"],
         path=path,
         provenance=MappingProxyType(provenance),
+        board_name=board_name,
         **values,
     )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses duplicate keys (YAML silently keeps the last one)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, list | dict):
+            raise yaml.constructor.ConstructorError(None, None, "unhashable key", key_node.start_mark)
+        if key in seen:
+            raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        self.key, self.line = key, line
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+# YAML 1.1 reads 3.44e9 (no dot, no sign) as text; accept it as the number everyone means
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    __import__("re").compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly; every failure is one HwsimInputError naming the file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise HwsimInputError(path, "file", f"a readable YAML file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise HwsimInputError(path, "file", "a UTF-8 text YAML file") from None
+    if len(text) > 1 << 20:
+        raise HwsimInputError(path, "file", "a chip profile under 1 MiB")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as exc:
+        raise HwsimInputError(path, f"line {exc.line}", f"key {exc.key!r} once (duplicate)") from None
+    except RecursionError:
+        raise HwsimInputError(path, "file", "a chip profile, not deeply nested YAML") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "syntax"
+        raise HwsimInputError(path, where, "valid YAML") from None
 
 
 def builtin_chip_dir() -> Path:
@@ -249,14 +490,5 @@ def load_chip(name_or_path: str | Path) -> ChipSpec:
             raise HwsimInputError(
                 text, "chip", f"a built-in profile ({', '.join(list_chips())}) or a YAML path"
             )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise HwsimInputError(path, "file", f"a readable YAML file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise HwsimInputError(path, "file", "a UTF-8 text YAML file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "syntax"
-        raise HwsimInputError(path, where, "valid YAML") from None
+    data = _read_yaml(path)
     return parse_chip(data, str(path))

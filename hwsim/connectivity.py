@@ -15,30 +15,36 @@ from hwsim.network import Projection
 
 
 def incoming_events(proj: Projection, src_counts: np.ndarray) -> np.ndarray:
-    """Synaptic events arriving at each destination neuron, flat (N_dst,).
+    """Synaptic events arriving at each destination neuron: (..., N_src) -> (..., N_dst).
 
     With per-neuron spike counts this is the synaptic-op count per destination neuron; with
-    all-ones counts it is each destination neuron's fan-in (number of synapses).
+    all-ones counts it is each destination neuron's fan-in (number of synapses). Leading axes
+    (timesteps) are carried through, so per-timestep work costs one call, not T.
     """
-    src_counts = np.asarray(src_counts, dtype=np.float64).ravel()
+    src_counts = np.asarray(src_counts, dtype=np.float64)
+    lead = src_counts.shape[:-1]
     if proj.kind == "identity":
         return src_counts.copy()
     if proj.kind == "dense":
         assert proj.mask is not None
-        return proj.mask.astype(np.float64) @ src_counts
+        return src_counts @ proj.mask.T.astype(np.float64)
     cin, hin, win = proj.in_chw
     cout, hout, wout = proj.out_chw
     g = proj.groups
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = proj.kernel, proj.stride, proj.padding, proj.dilation
-    per_group = src_counts.reshape(g, cin // g, hin, win).sum(axis=1)  # (G, Hin, Win)
-    padded = np.zeros((g, hin + 2 * ph, win + 2 * pw))
-    padded[:, ph : ph + hin, pw : pw + win] = per_group
-    out = np.zeros((g, hout, wout))
+    b = int(np.prod(lead, dtype=np.int64))
+    per_group = src_counts.reshape(b, g, cin // g, hin, win).sum(axis=2)  # (B, G, Hin, Win)
+    padded = np.zeros((b, g, hin + 2 * ph, win + 2 * pw))
+    padded[:, :, ph : ph + hin, pw : pw + win] = per_group
+    out = np.zeros((b, g, hout, wout))
     for ky in range(kh):
         for kx in range(kw):
             y0, x0 = ky * dh, kx * dw
-            out += padded[:, y0 : y0 + sh * (hout - 1) + 1 : sh, x0 : x0 + sw * (wout - 1) + 1 : sw]
-    return np.repeat(out, cout // g, axis=0).ravel()  # (Cout*Hout*Wout,)
+            out += padded[
+                :, :, y0 : y0 + sh * (hout - 1) + 1 : sh, x0 : x0 + sw * (wout - 1) + 1 : sw
+            ]
+    out = np.repeat(out, cout // g, axis=1)  # (B, Cout, Hout, Wout)
+    return out.reshape(*lead, cout * hout * wout)
 
 
 def _window_inputs(proj: Projection, out_mask: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ Pieces are contiguous flat neuron ranges (channel-major, like NIR's [C, H, W]); 
 different layers never share a core (conservative where a chip would allow it). Chips with
 per-core word memories (Speck) keep each layer whole on one core, matched to cores by bipartite
 matching against the published memory formula.
+
+Placements: `sequential` (core 0, 1, 2, ... chip by chip), `greedy` (each piece next to the pieces
+it talks to most; never worse than sequential in hop-weighted traffic), `locality` (greedy, then
+pairwise swaps while they cut hop-weighted traffic), and `spread` (the latency-oriented one: heavy
+pieces are split over more cores by `split_heavy`, then placed as `locality`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from hwsim.chip import ChipSpec
 from hwsim.connectivity import incoming_events
 from hwsim.network import Layer, Network, Projection
 
-PLACEMENTS = ("sequential", "greedy")
+PLACEMENTS = ("sequential", "greedy", "locality", "spread")
 
 
 @dataclass(frozen=True)
@@ -255,23 +260,72 @@ def partition(network: Network, chip: ChipSpec) -> Partition:
     return Partition(tuple(pieces), layer_pieces, fused, tuple(reasons), fixed)
 
 
+def split_heavy(part: Partition, work: dict[str, np.ndarray], budget: int) -> Partition:
+    """Split the piece with the most work in two (at its work median) until `budget` pieces.
+
+    `work[layer]` is the per-neuron cost of a timestep (seconds); splitting only shrinks pieces,
+    so every per-core limit that held still holds. Chips that dictate one layer per core (Speck)
+    are returned unchanged.
+    """
+    if part.fixed_cores is not None or part.fused or len(part.pieces) >= budget:
+        return part
+    import heapq
+
+    prefix = {k: np.concatenate([[0.0], np.cumsum(v)]) for k, v in work.items()}
+    items = [(pc.layer, pc.start, pc.stop) for pc in part.pieces]
+
+    def cost(layer: str, a: int, b: int) -> float:
+        return float(prefix[layer][b] - prefix[layer][a])
+
+    heap = [(-cost(la, a, b), i) for i, (la, a, b) in enumerate(items)]
+    heapq.heapify(heap)
+    alive = [True] * len(items)
+    n = len(items)
+    while n < budget and heap:
+        neg, i = heapq.heappop(heap)
+        la, a, b = items[i]
+        if b - a < 2 or -neg <= 0:
+            continue  # cannot split further; try the next heaviest
+        half = prefix[la][a] + (prefix[la][b] - prefix[la][a]) / 2
+        m = int(np.searchsorted(prefix[la], half, side="left"))
+        m = min(max(m, a + 1), b - 1)
+        alive[i] = False
+        for lo, hi in ((a, m), (m, b)):
+            items.append((la, lo, hi))
+            alive.append(True)
+            heapq.heappush(heap, (-cost(la, lo, hi), len(items) - 1))
+        n += 1
+    order = {la: k for k, la in enumerate(part.layer_pieces)}
+    kept = sorted(
+        (it for it, ok in zip(items, alive, strict=True) if ok), key=lambda t: (order[t[0]], t[1])
+    )
+    pieces = tuple(Piece(*it) for it in kept)
+    layer_pieces: dict[str, np.ndarray] = {}
+    for i, pc in enumerate(pieces):
+        layer_pieces.setdefault(pc.layer, [])  # type: ignore[arg-type]
+        layer_pieces[pc.layer].append(i)  # type: ignore[attr-defined]
+    layer_pieces = {k: np.asarray(v, dtype=np.int64) for k, v in layer_pieces.items()}
+    return Partition(pieces, layer_pieces, dict(part.fused), part.reasons, None)
+
+
 def router_positions(chip: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(row, col) of every router, router-major numbering."""
+    """(row, col) of every system router, router-major numbering."""
     idx = np.arange(chip.n_routers)
-    return idx // chip.cols, idx % chip.cols
+    return idx // chip.mesh_cols, idx % chip.mesh_cols
 
 
 def weighted_hops(core_of_piece: np.ndarray, traffic: np.ndarray, chip: ChipSpec) -> float:
     """Sum of traffic x Manhattan distance; traffic is (P+1, P+1), index P the host (router 0)."""
-    routers = np.append(core_of_piece // chip.cores_per_router, 0)
-    rows, cols = routers // chip.cols, routers % chip.cols
+    routers = np.append(chip.router_of_core(core_of_piece), 0)
+    rows, cols = routers // chip.mesh_cols, routers % chip.mesh_cols
     dist = np.abs(rows[:, None] - rows[None, :]) + np.abs(cols[:, None] - cols[None, :])
     return float((traffic * dist).sum())
 
 
 def place(part: Partition, traffic: np.ndarray, chip: ChipSpec, method: str) -> np.ndarray:
     """Core index per piece. `greedy` returns whichever of greedy/sequential has fewer
-    traffic-weighted hops, so asking for the optimised placement never makes things worse."""
+    traffic-weighted hops, so asking for the optimised placement never makes things worse;
+    `locality` and `spread` refine that by pairwise swaps."""
     if method not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {method!r}")
     n = len(part.pieces)
@@ -283,38 +337,87 @@ def place(part: Partition, traffic: np.ndarray, chip: ChipSpec, method: str) -> 
     if method == "sequential" or n == 0:
         return sequential
     greedy = _greedy(traffic, chip, n)
+    best = sequential
     if weighted_hops(greedy, traffic, chip) <= weighted_hops(sequential, traffic, chip):
-        return greedy
-    return sequential
+        best = greedy
+    if method in ("locality", "spread"):
+        best = _swap_refine(best, traffic, chip)
+    return best
+
+
+def _swap_refine(core_of: np.ndarray, traffic: np.ndarray, chip: ChipSpec) -> np.ndarray:
+    """Pairwise swaps of placed pieces while they cut traffic-weighted hops (a few passes).
+
+    For pieces p, q at routers rp, rq, C = W @ Dist gives every piece's cost at every other
+    piece's router, so all swap gains of one pass are one matrix product; disjoint best swaps
+    are applied together.
+    """
+    n = core_of.size
+    if n < 2 or n > 2048:
+        return core_of
+    core_of = core_of.copy()
+    w = traffic + traffic.T  # (n+1, n+1), host last
+    for _ in range(8):
+        routers = np.append(chip.router_of_core(core_of), 0)
+        r, c = np.divmod(routers, chip.mesh_cols)
+        dist = (np.abs(r[:, None] - r[None, :]) + np.abs(c[:, None] - c[None, :])).astype(float)
+        cmat = w[:n] @ dist[:, :n]  # (n, n): cost of piece p at piece q's router
+        diag = np.diag(cmat)
+        gain = cmat + cmat.T - diag[:, None] - diag[None, :] + 2 * w[:n, :n] * dist[:n, :n]
+        np.fill_diagonal(gain, 0.0)
+        p_idx, q_idx = np.nonzero(np.triu(gain < -1e-9 * max(1.0, float(w.max()))))
+        if p_idx.size == 0:
+            break
+        order = np.argsort(gain[p_idx, q_idx])
+        used = np.zeros(n, dtype=bool)
+        for k in order[: 4 * n]:
+            p, q = int(p_idx[k]), int(q_idx[k])
+            if used[p] or used[q]:
+                continue
+            used[p] = used[q] = True
+            core_of[p], core_of[q] = core_of[q], core_of[p]
+    return core_of
 
 
 def _greedy(traffic: np.ndarray, chip: ChipSpec, n: int) -> np.ndarray:
     """Place the piece most attached to those already placed on the free router that
-    minimises its traffic-weighted distance to them (host pinned at router 0)."""
-    w = traffic + traffic.T  # (n+1, n+1)
-    rows, cols = router_positions(chip)
-    cpr = chip.cores_per_router
-    free = np.clip(chip.n_cores - np.arange(chip.n_routers) * cpr, 0, cpr)
+    minimises its traffic-weighted distance to them (host pinned at router 0).
 
-    def dist_from(r: int) -> np.ndarray:
-        return (np.abs(rows - rows[r]) + np.abs(cols - cols[r])).astype(np.float64)
+    Only the routers nearest the host that the pieces need (twice over) are candidates, so a
+    board of many chips costs no more than the cores in use.
+    """
+    w = traffic + traffic.T  # (n+1, n+1)
+    table = chip.router_cores()  # (R, cpr)
+    free_all = (table >= 0).sum(axis=1)
+    rows_all, cols_all = router_positions(chip)
+    d_host = rows_all + cols_all
+    order = np.lexsort((np.arange(chip.n_routers), d_host))
+    order = order[free_all[order] > 0]
+    need = np.searchsorted(np.cumsum(free_all[order]), n) + 1
+    cand = np.sort(order[: max(2 * need, need + 16)])
+    table, free = table[cand], free_all[cand]
+    rows, cols = rows_all[cand], cols_all[cand]
+    used = np.zeros(cand.size, dtype=np.int64)
+
+    def dist_from(row: int, col: int) -> np.ndarray:
+        return (np.abs(rows - row) + np.abs(cols - col)).astype(np.float64)
 
     centre = np.abs(rows - (chip.rows - 1) / 2) + np.abs(cols - (chip.cols - 1) / 2)
     tie = centre * 1e-9 * max(float(w.max()), 1.0)
-    cost = w[:n, n][:, None] * dist_from(0)[None, :]  # (n, R)
+    cost = w[:n, n][:, None] * dist_from(0, 0)[None, :]  # (n, candidates)
     attract = w[:n, n].astype(np.float64).copy()
     placed = np.zeros(n, dtype=bool)
     core_of = np.empty(n, dtype=np.int64)
     for _ in range(n):
         p = int(np.argmax(np.where(placed, -1.0, attract)))
         c = cost[p] + tie
-        c[free == 0] = np.inf
+        c[used >= free] = np.inf
         r = int(np.argmin(c))
-        core_of[p] = r * cpr + (cpr - free[r])
-        free[r] -= 1
+        core_of[p] = table[r, used[r]]
+        used[r] += 1
         placed[p] = True
         nb = np.nonzero((w[p, :n] > 0) & ~placed)[0]
         if nb.size:
-            cost[nb] += w[p, nb][:, None] * dist_from(r)[None, :]
+            cost[nb] += w[p, nb][:, None] * dist_from(int(rows[r]), int(cols[r]))[None, :]
             attract[nb] += w[p, nb]
     return core_of

@@ -81,6 +81,7 @@ class Network:
 
     layers: tuple[Layer, ...]
     projections: tuple[Projection, ...]
+    timesteps: int | None = None  # T from the graph's metadata, when the producer stored it
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -248,7 +249,25 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
                 via = node_name
             stack.extend((m, via) for m in succ[node_name])
     ordered = tuple(layers[n] for n in order if n in layers)
-    return Network(ordered, tuple(projections))
+    return Network(ordered, tuple(projections), graph_timesteps(graph, where))
+
+
+def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:
+    """T stored in the graph's metadata (key `T` or `timesteps`), or None when absent.
+
+    NIR has no standard field for it; autosnn's exporter writes `T`. A present but unusable value
+    is an error, not a silent fallback to a default T.
+    """
+    meta = getattr(graph, "metadata", None) or {}
+    for key in ("T", "timesteps"):
+        if key in meta:
+            value = np.asarray(meta[key])
+            ok = value.size == 1 and np.issubdtype(value.dtype, np.number)
+            if ok and np.isfinite(value.item()) and value.item() >= 1:
+                if float(value.item()) == int(value.item()):
+                    return int(value.item())
+            raise HwsimInputError(where, f"metadata.{key}", "a positive integer number of timesteps")
+    return None
 
 
 def read_network(path: str | Path) -> Network:

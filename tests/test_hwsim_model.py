@@ -162,38 +162,60 @@ def test_greedy_placement_pulls_the_heavy_pair_together() -> None:
     assert rec.cores_used == 3
 
 
-def test_timestep_is_pipeline_plus_path_plus_md1_queueing() -> None:
+def test_barrier_timestep_is_busiest_core_plus_drain_of_busiest_channel() -> None:
     rec = estimate(
         two_layer_graph(),
         two_layer_activity(),
         two_layer_chip(link_bandwidth_spikes_per_s=1e9),
         placement="sequential",
     )
-    # busiest core: B receives 14 synops / 2 steps x 1 ns = 7 ns
+    # summed counts spread over T = 2. busiest core: B receives 7 A spikes per step on each of
+    # its 2 neurons = 7 synops x 1 ns = 7 ns
     assert rec.time_compute_s == pytest.approx(7e-9)
-    # zero-load longest path: router 1 ns + 2 hops x 2 ns = 5 ns -> window 12 ns, capacity 12
-    # per link per window; rho west = 3/12, south = 3.5/12; M/D/1 wait rho/(2(1-rho)) x 1 ns
-    wait_w = 0.25 / (2 * 0.75) * 1e-9
-    wait_s = (3.5 / 12) / (2 * (1 - 3.5 / 12)) * 1e-9
-    assert rec.max_link_utilisation == pytest.approx(3.5 / 12)
-    assert not rec.saturated
-    assert rec.time_network_s == pytest.approx(5e-9 + wait_w + wait_s)
-    assert rec.time_per_timestep_s == pytest.approx(12e-9 + wait_w + wait_s)
-    assert rec.latency_per_inference_s == pytest.approx(2 * (12e-9 + wait_w + wait_s))
+    # busiest channel per step: south link 0->2 (A0->B 0.5 + A1->B 3) and the ejection port of
+    # router 2 (the same 3.5): 3.5 messages at 1 ns each; longest live path A1 -> B: 2 hops,
+    # 3 routers x 1 ns + 2 links x 2 ns = 7 ns -> drain 10.5 ns; barrier 0
+    assert rec.time_network_s == pytest.approx(10.5e-9)
+    assert rec.time_per_timestep_s == pytest.approx(17.5e-9)
+    assert rec.latency_per_inference_s == pytest.approx(35e-9)
+    assert rec.max_link_utilisation == pytest.approx(3.5 / 17.5)
+    assert rec.step_model == "barrier" and not rec.saturated
+    assert rec.bound == "network"
 
 
-def test_overloaded_link_is_flagged_saturated() -> None:
+def test_per_timestep_activity_gives_the_peak_step() -> None:
+    # same spikes as COUNTS, but all of A's fire in step 1: step 1 carries twice the mean load
+    steps = {k: np.stack([np.zeros_like(v), v]) for k, v in COUNTS.items()}
+    rec = estimate(
+        two_layer_graph(),
+        Activity(steps, timesteps=2, samples=1, source="test"),
+        two_layer_chip(link_bandwidth_spikes_per_s=1e9),
+        placement="sequential",
+    )
+    assert rec.peak_timestep == 1
+    # step 0 is idle; step 1: B 14 synops = 14 ns compute; south link 1 + 6 = 7 messages
+    # (7 ns) + the 7 ns path
+    assert rec.step_times_s is not None
+    assert rec.step_times_s.tolist() == pytest.approx([0.0, 28e-9])
+    assert rec.time_per_timestep_peak_s == pytest.approx(28e-9)
+    assert rec.time_per_timestep_s == pytest.approx(14e-9)
+    assert rec.max_link_load_per_step == pytest.approx(7.0)
+    # the mean over T matches the summed-count run's figures where they are linear
+    assert rec.hops == pytest.approx(15) and rec.synops == pytest.approx(22)
+
+
+def test_tick_model_flags_an_overrun_step() -> None:
     rec = estimate(
         two_layer_graph(),
         two_layer_activity(),
-        two_layer_chip(link_bandwidth_spikes_per_s=1e8),
+        two_layer_chip(link_bandwidth_spikes_per_s=1e8, timestep_s=20e-9),
         placement="sequential",
     )
-    # capacity 1e8 x 12 ns = 1.2 spikes per window < 3.5 on the south link
+    # drain: 3.5 messages at 10 ns = 35 ns + 7 ns path; + 7 ns compute = 49 ns > 20 ns tick
+    assert rec.step_model == "tick"
     assert rec.saturated
-    assert rec.max_link_utilisation == pytest.approx(3.5 / 1.2)
-    # busiest link drains 3.5 spikes at 1e8/s on top of the 5 ns path
-    assert rec.time_per_timestep_s == pytest.approx(7e-9 + 5e-9 + 3.5 / 1e8)
+    assert rec.time_per_timestep_s == pytest.approx(49e-9)
+    assert any("overrun" in a for a in rec.assumptions)
 
 
 def test_static_energy_is_power_times_inference_time() -> None:
