@@ -105,6 +105,8 @@ OPTIONAL: dict[str, dict[str, tuple[str, Any]]] = {
         "latency_message_s": ("number", 0.0),
         "latency_message_in_s": ("number", 0.0),
         "step_model": ("model", None),  # None: tick when timestep_s > 0, else barrier
+        # {tiles: seconds}: barrier of the largest key <= routers in use (SANA-FE's table model)
+        "latency_barrier_by_tiles_s": ("table", None),
     },
 }
 BOARD: dict[str, str] = {
@@ -126,6 +128,7 @@ _EXPECTED = {
     "bool": "true or false",
     "words": "a list of positive integers (or null when not applicable)",
     "model": f"one of {', '.join(STEP_MODELS)}",
+    "table": "a mapping {routers in use (positive int): seconds (non-negative)}",
 }
 
 
@@ -181,6 +184,7 @@ class ChipSpec:
     latency_message_s: float = 0.0
     latency_message_in_s: float = 0.0
     step_model: str = "barrier"
+    latency_barrier_by_tiles_s: tuple[tuple[int, float], ...] | None = None
     board_rows: int = 1  # chips on the board, as a grid
     board_cols: int = 1
     chip_link_bandwidth_spikes_per_s: float = math.inf
@@ -231,6 +235,17 @@ class ChipSpec:
         r, c = np.divmod(np.asarray(router, dtype=np.int64), self.mesh_cols)
         return (r // self.rows) * self.board_cols + c // self.cols
 
+    def barrier_s(self, routers_used: int) -> float:
+        """Barrier time for a mapping that occupies `routers_used` routers (tiles)."""
+        table = self.latency_barrier_by_tiles_s
+        if not table:
+            return self.latency_barrier_s
+        value = table[0][1]
+        for tiles, seconds in table:
+            if tiles <= routers_used:
+                value = seconds
+        return value
+
     def router_cores(self) -> np.ndarray:
         """(routers, cores_per_router) core ids at every system router, -1 where none."""
         table = np.full((self.n_routers, self.cores_per_router), -1, dtype=np.int64)
@@ -242,6 +257,13 @@ class ChipSpec:
 
 
 def _check_value(value: Any, kind: str) -> bool:
+    if kind == "table":
+        return (
+            isinstance(value, Mapping)
+            and len(value) > 0
+            and all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in value)
+            and all(_check_value(v, "number") for v in value.values())
+        )
     if kind == "model":
         return isinstance(value, str) and value in STEP_MODELS
     if kind == "bool":
@@ -375,11 +397,16 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
             where = f"{section}.{name}"
             if name in data[section]:
                 value, source = _resolve_figure(data[section][name], kind, where, path)
+                if kind == "table":
+                    value = tuple(sorted((int(k), float(v)) for k, v in value.items()))
                 values[name] = float(value) if kind == "number" else value
                 provenance[where] = source
             elif name == "step_model":
                 values[name] = "tick" if values["timestep_s"] > 0 else "barrier"
                 provenance[where] = f"DEFAULT: not in profile; {values[name]} (from timestep_s)"
+            elif kind == "table":
+                values[name] = None
+                provenance[where] = "DEFAULT: not in profile; the fixed latency_barrier_s used"
             elif isinstance(default, str):
                 values[name] = values[default]
                 provenance[where] = f"DEFAULT: not in profile; {default} used"
@@ -425,7 +452,9 @@ def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool =
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, list | dict):
-            raise yaml.constructor.ConstructorError(None, None, "unhashable key", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None, None, "unhashable key", key_node.start_mark
+            )
         if key in seen:
             raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
         seen.add(key)
@@ -459,7 +488,9 @@ def _read_yaml(path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except _DuplicateKey as exc:
-        raise HwsimInputError(path, f"line {exc.line}", f"key {exc.key!r} once (duplicate)") from None
+        raise HwsimInputError(
+            path, f"line {exc.line}", f"key {exc.key!r} once (duplicate)"
+        ) from None
     except RecursionError:
         raise HwsimInputError(path, "file", "a chip profile, not deeply nested YAML") from None
     except yaml.YAMLError as exc:

@@ -359,7 +359,10 @@ def build_trees(senders: list[Sender], core_of: np.ndarray, chip: ChipSpec) -> T
             inverse = inverse.ravel()
             w = np.bincount(inverse, weights=s.counts[senders_idx], minlength=uniq.size)
             ws = np.stack(
-                [np.bincount(inverse, weights=row[senders_idx], minlength=uniq.size) for row in steps]
+                [
+                    np.bincount(inverse, weights=row[senders_idx], minlength=uniq.size)
+                    for row in steps
+                ]
             )
             rep = senders_idx[first]  # one neuron standing for each (piece, target set)
             is_rep = np.zeros(s.counts.size, dtype=bool)
@@ -731,10 +734,11 @@ def _estimate_mapped(
                 trees.deliv_piece[d_ok], weights=ws[t, trees.deliv_tree[d_ok]], minlength=n_pieces
             )
     compute = core_time.max(axis=1, initial=0.0)  # (T,)
+    barrier = chip.barrier_s(int(np.unique(chip.router_of_core(core_of)).size))
     if chip.step_model == "async":
         busy = np.maximum(compute, drain)
     else:
-        busy = compute + drain + chip.latency_barrier_s
+        busy = compute + drain + barrier
     step = np.maximum(chip.timestep_s, busy) if chip.step_model == "tick" else busy
     with np.errstate(divide="ignore", invalid="ignore"):
         rho_steps = np.where(load > 0, load / (bw_chan * step[:, None]), 0.0)
@@ -751,7 +755,7 @@ def _estimate_mapped(
     parts = {
         "compute": float(compute.mean()),
         "network": float(drain.mean()),
-        "barrier": chip.latency_barrier_s if chip.step_model != "async" else 0.0,
+        "barrier": barrier if chip.step_model != "async" else 0.0,
     }
     bound = max(parts, key=lambda k: parts[k])
     if chip.step_model == "tick" and chip.timestep_s >= float(busy.mean()):

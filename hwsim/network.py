@@ -266,7 +266,9 @@ def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:
             if ok and np.isfinite(value.item()) and value.item() >= 1:
                 if float(value.item()) == int(value.item()):
                     return int(value.item())
-            raise HwsimInputError(where, f"metadata.{key}", "a positive integer number of timesteps")
+            raise HwsimInputError(
+                where, f"metadata.{key}", "a positive integer number of timesteps"
+            )
     return None
 
 
