@@ -43,7 +43,6 @@ def per_timestep_copy(model: SpikingNet) -> SpikingNet:
         for child_name, child in list(module.named_children()):
             if isinstance(child, PLIF):
                 setattr(module, child_name, StepPLIF(child))
-    ref._spiking = [m for m in ref.modules() if isinstance(m, SpikingLayer)]
     return ref
 
 
@@ -52,16 +51,12 @@ def forward_per_timestep(ref: SpikingNet, x: Tensor) -> Tensor:
 
     Every layer, the stem convolution included, is called once per timestep on ``(N, ...)``.
     """
-    T = ref._check_input(x)
-    for m in ref._spiking:
-        m.T = 1
+    T = ref.timesteps_of(x)
     functional.reset_net(ref)
     rates = []
     for t in range(T):
-        xt = x if x.dim() == 4 else x[t]
-        h = ref.stem(ref.stem.current(xt, 1) if x.dim() == 4 else ref.stem.conv(xt))
-        for layer in ref.body:
-            h = layer(h)
-        rates.append(ref.head(h, 1))
+        xt = x if x.dim() == 4 else x[t]  # a static image is presented at every step
+        h = ref.run_segment(ref.body, ref.run_stem(xt, 1), 1)
+        rates.append(ref.run_head(h, 1))
     functional.reset_net(ref)
     return torch.stack(rates).mean(0)

@@ -25,7 +25,6 @@ import torch
 from autosnn.app.pipeline import load_supernet
 from autosnn.data.spec import DataSpec, load_data
 from autosnn.search.evaluate import NaiveEvaluator, eval_batches
-from autosnn.search.evolution import Space
 from autosnn.search.fitness import power_fitness
 from autosnn.search.shared_eval import SharedPrefixEvaluator
 
@@ -76,7 +75,7 @@ def main() -> int:
         data = DataSpec(**{**data.to_dict(), "val_limit": args.val_limit})
     val = load_data(data).val
     batches = eval_batches(val, args.batch_size, "cpu")
-    space = Space(tuple(net.config.candidates or ()), len(net.cells))
+    space = net.search_space()
     if args.from_search:
         doc = json.loads(args.from_search.read_text())
         genos = [tuple(e["genotype"].split(",")) for e in doc["candidates_evaluated"]]

@@ -379,21 +379,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def spiking_node_names(net: SpikingNet) -> dict[str, str]:
-    """autosnn spiking-module name -> NIR node name that emits the same spikes (the LIF,
-    Threshold and IF nodes carry the module name)."""
-    return {name: name for name, _ in net.active_spiking_layers()}
-
-
 def activity_to_nir_names(net: SpikingNet, activity: dict[str, Tensor]) -> dict[str, np.ndarray]:
-    """Re-key ``net.activity()`` (per-neuron spike counts per sample) by NIR node name.
-
-    Shapes are those of the NIR node (no batch dimension); values are float64 numpy arrays.
-    """
-    names = spiking_node_names(net)
+    """``net.activity()`` (per-neuron spike counts per timestep per sample, ``(T, *shape)``) as
+    float64 numpy arrays keyed by NIR node name: the LIF, Threshold and IF nodes carry the
+    spiking module's name, and ``input`` is the graph's input node."""
+    names = {name for name, _ in net.active_spiking_layers()} | {"input"}
     out = {}
     for key, value in activity.items():
         if key not in names:
             raise ExportError(f"activity key {key!r} is not a spiking layer on the active path")
-        out[names[key]] = value.detach().cpu().double().numpy()
+        out[key] = value.detach().cpu().double().numpy()
     return out

@@ -207,11 +207,15 @@ def test_activity_keys_are_nir_spiking_node_names():
     act = activity_to_nir_names(net, net.activity())
     g = to_nir(net)
     spiking = {n for n, v in g.nodes.items() if isinstance(v, (nir.LIF, nir.Threshold, nir.IF))}
-    assert set(act) == spiking
+    assert set(act) == spiking | {"input"}
+    assert isinstance(g.nodes["input"], nir.Input)
     for name, counts in act.items():
         node = g.nodes[name]
-        shape = node.threshold.shape if isinstance(node, nir.Threshold) else node.tau.shape
-        assert counts.shape == shape, name
+        if name == "input":
+            shape = tuple(node.input_type["input"])
+        else:
+            shape = node.threshold.shape if isinstance(node, nir.Threshold) else node.tau.shape
+        assert counts.shape == (T, *shape), name  # per timestep
     net.record_activity(False)
 
 

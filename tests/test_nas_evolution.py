@@ -9,10 +9,10 @@ import pytest
 
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import AutosnnError
+from autosnn.core.spaces import Slot, SpaceSpec, get_space
 from autosnn.search.evolution import (
     CachedEvaluator,
     SearchState,
-    Space,
     crossover,
     init_state,
     mutate,
@@ -28,7 +28,7 @@ from autosnn.search.fitness import (
 )
 
 CANDS = ("skip", "SCB_k3", "SCB_k5", "SRB_k3", "SRB_k5")
-SPACE = Space(CANDS, 5)
+SPACE = get_space("snn1").with_candidates(CANDS)  # 5 slots
 TARGET = ("SRB_k5", "SRB_k5", "skip", "SRB_k3", "SRB_k5")
 
 
@@ -135,7 +135,7 @@ def test_evolution_beats_random_search_on_toy_fitness():
 
 
 def test_small_space_is_exhausted_without_duplicates():
-    space = Space(("skip", "SCB_k3"), 3)  # 8 architectures
+    space = SpaceSpec("toy", (Slot(1, 1),) * 3, candidates=("skip", "SCB_k3"))  # 8 archs
     cfg = SearchConfig(rounds=5, pool_size=5, top_k=2, mutations=2, crossovers=2, max_tries=5)
     state = run_search(space, cfg, CachedEvaluator(toy_evaluator([])), acc_only, seed=0)
     assert sorted(set(state.seen)) == sorted(state.seen)

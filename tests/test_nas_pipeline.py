@@ -101,20 +101,22 @@ def test_retrain_and_eval_with_activity(run_dir, tmp_path):
     res = json.loads(report.read_text())
     arrays = np.load(act)
     assert int(arrays["T"]) == 2 and int(arrays["samples"]) == res["samples"] == 50
-    layers = [k for k in arrays.files if k not in ("T", "samples")]
+    layers = [k for k in arrays.files if k not in ("T", "samples", "input")]
     assert layers == list(res["per_layer"])
     total = sum(arrays[k].sum() for k in layers)  # counts are per sample
     assert total == pytest.approx(res["spikes"], rel=1e-6)
-    for name in layers:
-        assert arrays[name].size == res["neurons"][name]
+    for name in layers:  # per timestep: (T, *neuron_shape)
+        assert arrays[name].shape[0] == 2
+        assert arrays[name].size == 2 * res["neurons"][name]
         assert 0.0 <= res["firing_rate"][name] <= 1.0
+    assert arrays["input"].shape == (2, *model.config.input_shape)
     # hwsim reads the same file against the exported NIR graph: every key names a spiking node
     import hwsim
     from exporters.nir_export import to_nir
 
     network = hwsim.network_from_nir(to_nir(model))
     activity = hwsim.load_activity(act, network)
-    assert set(activity.counts) == set(layers)
+    assert set(activity.counts) == set(layers) | {"input"}
     rec = hwsim.estimate(network, activity, "loihi2")
     assert rec.spikes == pytest.approx(res["spikes"], rel=1e-3)
 

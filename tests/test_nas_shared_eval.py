@@ -9,7 +9,6 @@ import torch
 
 import autosnn
 from autosnn.search.evaluate import NaiveEvaluator, evaluate
-from autosnn.search.evolution import Space
 from autosnn.search.outputs import extract_winner
 from autosnn.search.shared_eval import SharedPrefixEvaluator
 
@@ -37,7 +36,7 @@ def _batches(n_batches: int = 3, n: int = 8) -> list:
 def test_shared_prefix_matches_naive_exactly(space):
     net = _supernet(space)
     batches = _batches()
-    spec = Space(net.config.candidates, len(net.cells))
+    spec = net.search_space()
     rng = random.Random(0)
     genos = sorted({spec.sample(rng) for _ in range(12)})
     genos += [genos[0][:-1] + ("skip",), ("skip",) * len(net.cells)]

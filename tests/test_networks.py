@@ -10,6 +10,7 @@ import torch
 import autosnn
 from autosnn.core.blocks import list_blocks, make_block
 from autosnn.core.errors import AutosnnError
+from autosnn.core.neuron import timesteps
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -43,11 +44,9 @@ def test_parameter_counts_equal_table3(name: str, channels: int, millions: float
 @pytest.mark.parametrize("stride", [1, 2])
 def test_every_block_runs_forward_backward(name: str, stride: int) -> None:
     block = make_block(name, 4, 8, stride)
-    for m in block.modules():
-        if hasattr(m, "T"):
-            m.T = 2
     x = torch.randn(2 * 3, 4, 8, 8, requires_grad=True) * 3
-    y = block(x)
+    with timesteps(2):
+        y = block(x)
     assert y.shape == (6, 8, 8 // stride, 8 // stride)
     y.sum().backward()
     assert all(p.grad is not None for p in block.parameters() if p.requires_grad)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
-from autosnn.core.neuron import PLIF, plif_multistep
+from autosnn.core.neuron import PLIF, plif_multistep, timesteps
 
 
 def plain_loop(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -70,7 +70,6 @@ def test_plif_layer_equals_spikingjelly_parametric_lif() -> None:
     sj = neuron.ParametricLIFNode(init_tau=2.0, detach_reset=True,
                                   surrogate_function=surrogate.ATan(), step_mode="m")
     ours = PLIF()
-    ours.T = T
     with torch.no_grad():
         sj.w.fill_(0.4)
         ours.w.fill_(0.4)
@@ -79,7 +78,8 @@ def test_plif_layer_equals_spikingjelly_parametric_lif() -> None:
     (out_sj * g).sum().backward()
     gx_sj, gw_sj = x.grad.clone(), sj.w.grad.clone()
     x.grad = None
-    out = ours(x)
+    with timesteps(T):
+        out = ours(x)
     (out * g).sum().backward()
     assert torch.equal(out, out_sj)
     assert torch.allclose(x.grad, gx_sj, atol=1e-6, rtol=0)
@@ -98,10 +98,10 @@ def test_plif_fires_at_threshold_equality_and_resets_to_zero() -> None:
 
 def test_plif_channels_last_input_gives_same_spikes() -> None:
     p = PLIF()
-    p.T = 2
     x = torch.randn(4, 3, 5, 5) * 2
-    a = p(x)
-    b = p(x.contiguous(memory_format=torch.channels_last))
+    with timesteps(2):
+        a = p(x)
+        b = p(x.contiguous(memory_format=torch.channels_last))
     assert torch.equal(a, b.contiguous())
 
 

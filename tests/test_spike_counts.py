@@ -66,10 +66,14 @@ def test_per_neuron_activity_sums_to_layer_spikes() -> None:
     model(torch.randn(5, 3, 32, 32) * 3)
     act = model.activity()
     report = model.spike_report()
-    assert set(act) == set(report.per_layer)
-    for name, counts in act.items():
+    assert set(act) == set(report.per_layer) | {"input"}
+    for name in report.per_layer:
+        counts = act[name]
         assert abs(float(counts.sum()) - report.per_layer[name]) < 1e-3 * max(1.0, counts.sum())
-    assert act["stem.lif"].shape == (4, 32, 32)
+    assert act["stem.lif"].shape == (3, 4, 32, 32)  # (T, C, H, W): counts per timestep
+    # a static image is presented at every step: one message per non-zero input value per step
+    assert act["input"].shape == (3, 3, 32, 32)
+    assert torch.equal(act["input"], torch.ones(3, 3, 32, 32))
 
 
 def test_ann_variant_counts_no_spikes_even_at_max_pools() -> None:

@@ -132,7 +132,6 @@ def run_search(
     """
     from autosnn.core.spaces import genotype_text
     from autosnn.search.evaluate import eval_batches
-    from autosnn.search.evolution import Space
     from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness
     from autosnn.search.lambdas import STATE_FILE, search_lambdas
     from autosnn.search.outputs import entry, extract_winner, plot_pareto
@@ -185,7 +184,7 @@ def run_search(
             return chip_fitness(lam, chip_model, cost_ref)
         return make_fitness(request.fitness, lam, spikes_avg)
 
-    space = Space(tuple(net.config.candidates or ()), len(net.cells))
+    space = net.search_space()
     batches_ = eval_batches(splits.val, request.eval_batch_size, device)
     evaluator = SharedPrefixEvaluator(net, batches_, request.precision)
     fingerprint = json.dumps({

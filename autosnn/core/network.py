@@ -7,6 +7,7 @@ Every network autosnn builds (searched genotypes, the super-network, the zoo) is
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,7 +16,8 @@ from torch import Tensor, nn
 
 from autosnn.core.errors import AutosnnError
 from autosnn.core.layers import Cell, Head, Stem
-from autosnn.core.neuron import SpikingLayer
+from autosnn.core.neuron import SpikingLayer, timesteps
+from autosnn.core.spaces import SpaceSpec, get_space
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class SpikingNet(nn.Module):
         self.stem = stem
         self.body = body
         self.head = head
-        self._spiking = [m for m in self.modules() if isinstance(m, SpikingLayer)]
+        self.input_recorder: InputRecorder | None = None
 
     # -- architecture ---------------------------------------------------------------------
     @property
@@ -86,6 +88,16 @@ class SpikingNet(nn.Module):
         """Active block per slot (empty for zoo models)."""
         return tuple(c.active for c in self.cells)
 
+    def search_space(self) -> SpaceSpec:
+        """The space whose architectures this network's slots hold (for a super-network: its
+        candidate set), as the search sees it."""
+        if self.config.kind == "zoo":
+            raise AutosnnError(f"zoo model {self.config.name!r} has no search space")
+        spec = get_space(self.config.name)
+        if self.config.candidates:
+            spec = spec.with_candidates(tuple(self.config.candidates))
+        return spec
+
     def set_genotype(self, genotype: tuple[str, ...]) -> None:
         """Choose the active path (super-network); each name must be held by its slot."""
         cells = self.cells
@@ -100,7 +112,11 @@ class SpikingNet(nn.Module):
             cell.active = name
 
     # -- forward --------------------------------------------------------------------------
-    def _check_input(self, x: Tensor) -> int:
+    # Every pass over the network (training, evaluation, the shared-prefix search evaluator and
+    # the per-timestep baseline) is made of these three steps, with T passed explicitly.
+    def timesteps_of(self, x: Tensor) -> int:
+        """T of an input: the config's T for static ``(N, C, H, W)``, the leading dim of event
+        input ``(T, N, C, H, W)``; the shape is checked against the network's."""
         want = tuple(self.config.input_shape)
         if x.dim() == 4:
             T = self.timesteps
@@ -116,14 +132,28 @@ class SpikingNet(nn.Module):
             )
         return T
 
+    def run_stem(self, x: Tensor, T: int) -> Tensor:
+        """Input -> stem spikes, time-folded ``(T*N, C, 32, 32)``."""
+        if self.input_recorder is not None:
+            self.input_recorder.add(x, T)
+        with timesteps(T):
+            return self.stem(self.stem.current(x, T))
+
+    def run_segment(self, layers: Iterable[nn.Module], h: Tensor, T: int) -> Tensor:
+        """Run body layers (any contiguous run of ``self.body``) on time-folded spikes."""
+        with timesteps(T):
+            for layer in layers:
+                h = layer(h)
+        return h
+
+    def run_head(self, h: Tensor, T: int) -> Tensor:
+        """Body output -> per-class firing rates ``(N, classes)``."""
+        with timesteps(T):
+            return self.head(h, T)
+
     def forward(self, x: Tensor) -> Tensor:
-        T = self._check_input(x)
-        for m in self._spiking:
-            m.T = T
-        h = self.stem(self.stem.current(x, T))
-        for layer in self.body:
-            h = layer(h)
-        return self.head(h, T)
+        T = self.timesteps_of(x)
+        return self.run_head(self.run_segment(self.body, self.run_stem(x, T), T), T)
 
     # -- spikes ---------------------------------------------------------------------------
     def active_modules(self) -> list[tuple[str, nn.Module]]:
@@ -159,16 +189,50 @@ class SpikingNet(nn.Module):
             return torch.zeros(())
         return torch.stack([m.spikes for _, m in layers]).sum()  # type: ignore[misc]
 
+    def spiking_layers(self) -> list[SpikingLayer]:
+        """Every spiking layer, active path or not."""
+        return [m for m in self.modules() if isinstance(m, SpikingLayer)]
+
     def record_activity(self, enabled: bool = True) -> None:
-        """Turn per-neuron spike counting on/off (and clear what was counted)."""
-        for m in self._spiking:
+        """Turn per-neuron, per-timestep spike counting on/off (and clear what was counted);
+        the input is recorded too (:class:`InputRecorder`)."""
+        for m in self.spiking_layers():
             m.record_activity = enabled
             m.reset_activity()
+        self.input_recorder = InputRecorder() if enabled else None
 
     def activity(self) -> dict[str, Tensor]:
-        """Per-neuron spike counts per sample (summed over T, averaged over samples)."""
+        """Per-neuron spike counts per timestep per sample, ``(T, *neuron_shape)`` (averaged over
+        samples), by module name, plus ``input`` (the input's events, see :class:`InputRecorder`)."""
         out = {}
         for name, m in self.active_spiking_layers():
             if m.activity is not None and m.activity_samples:
                 out[name] = m.activity / m.activity_samples
+        rec = self.input_recorder
+        if rec is not None and rec.counts is not None and rec.samples:
+            out["input"] = rec.counts / rec.samples
         return out
+
+
+class InputRecorder:
+    """Per-timestep input events per input neuron, summed over samples.
+
+    Event input ``(T, N, C, H, W)`` counts its events (the frame values). A static image is
+    presented at every timestep, so each non-zero input value is one graded message per
+    timestep from the host: ``(x != 0)`` repeated T times.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Tensor | None = None
+        self.samples = 0
+
+    def add(self, x: Tensor, T: int) -> None:
+        x = x.detach().float()
+        if x.dim() == 4:
+            per_step = (x != 0).float().sum(0).unsqueeze(0).expand(T, *x.shape[1:])
+            n = x.shape[0]
+        else:
+            per_step = x.abs().sum(1)
+            n = x.shape[1]
+        self.counts = per_step.clone() if self.counts is None else self.counts + per_step
+        self.samples += n

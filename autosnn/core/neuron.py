@@ -19,7 +19,9 @@ Neuron state is always fp32, whatever the autocast precision of the convolutions
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import Tensor, nn
@@ -123,20 +125,43 @@ def plif_multistep(x: Tensor, w: Tensor) -> Tensor:
     return _fwd(x, torch.sigmoid(w.detach().to(x.dtype)))[0]
 
 
+# The number of timesteps folded into the batch dimension of the tensors being processed. The
+# caller that knows it (``SpikingNet``'s stem/segment/head steps) sets it for the duration of a
+# call with :func:`timesteps`; layers read it, so no module holds T as state.
+_TIMESTEPS: ContextVar[int] = ContextVar("timesteps", default=1)
+
+
+@contextmanager
+def timesteps(T: int) -> Iterator[None]:
+    """Run the enclosed forward calls on time-folded ``(T*N, ...)`` tensors."""
+    if T < 1:
+        raise ValueError(f"timesteps must be >= 1, got {T}")
+    token = _TIMESTEPS.set(int(T))
+    try:
+        yield
+    finally:
+        _TIMESTEPS.reset(token)
+
+
+def current_timesteps() -> int:
+    """T of the enclosing :func:`timesteps` block (1 outside any)."""
+    return _TIMESTEPS.get()
+
+
 class SpikingLayer(nn.Module):
     """Base of every module that emits spikes, so counting is one mechanism.
 
-    Forward inputs/outputs are time-folded ``(T*N, ...)``. After each forward, ``spikes`` holds the
-    layer's total spike count divided by N (spikes per sample, summed over T and neurons) as a
-    0-dim tensor; with ``record_activity`` on, ``activity`` accumulates per-neuron counts summed
-    over T and samples, and ``activity_samples`` the number of samples seen.
+    Forward inputs/outputs are time-folded ``(T*N, ...)`` with T from :func:`timesteps`. After
+    each forward, ``spikes`` holds the layer's total spike count divided by N (spikes per sample,
+    summed over T and neurons) as a 0-dim tensor; with ``record_activity`` on, ``activity``
+    accumulates per-neuron counts per timestep ``(T, *neuron_shape)`` summed over samples, and
+    ``activity_samples`` the number of samples seen.
     """
 
     counts_spikes = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.T = 1
         self.spikes: Tensor | None = None
         self.record_activity = False
         self.activity: Tensor | None = None
@@ -145,15 +170,20 @@ class SpikingLayer(nn.Module):
         self.last_output: Tensor | None = None
 
     def _account(self, out: Tensor) -> None:
-        n = out.shape[0] // self.T
         if not self.counts_spikes:
             return
+        T = current_timesteps()
+        n = out.shape[0] // T
         self.spikes = out.detach().float().sum() / n
         if self.keep_output:
             self.last_output = out
         if self.record_activity:
-            per_neuron = out.detach().float().reshape(self.T * n, *out.shape[1:]).sum(0)
-            self.activity = per_neuron if self.activity is None else self.activity + per_neuron
+            per_step = out.detach().float().reshape(T, n, *out.shape[1:]).sum(1)  # (T, ...)
+            if self.activity is not None and self.activity.shape != per_step.shape:
+                raise ValueError(
+                    f"activity recorded with T={self.activity.shape[0]}, now T={T}: reset first"
+                )
+            self.activity = per_step if self.activity is None else self.activity + per_step
             self.activity_samples += n
 
     def reset_activity(self) -> None:
@@ -177,7 +207,7 @@ class PLIF(SpikingLayer):
         return float(1.0 / torch.sigmoid(self.w.detach()))
 
     def forward(self, x: Tensor) -> Tensor:  # (T*N, ...) -> (T*N, ...)
-        T = self.T
+        T = current_timesteps()
         shape = x.shape
         if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not (
             x.is_contiguous()

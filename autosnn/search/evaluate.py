@@ -103,13 +103,13 @@ def evaluate(
 
 
 def activity_arrays(net: SpikingNet, timesteps: int, samples: int) -> dict[str, np.ndarray]:
-    """Per-neuron spike counts per sample, summed over T (after ``evaluate(..., activity=True)``),
-    one float array per spiking layer, plus ``T`` and ``samples``: the ``--activity`` npz that
-    ``hwsim estimate --activity`` reads. Keys are the module names, which the NIR exporter uses
-    as the names of the spiking nodes."""
-    out: dict[str, np.ndarray] = {}
-    for name, counts in net.activity().items():
-        out[name] = counts.detach().cpu().numpy().astype(np.float64)
+    """The ``--activity`` npz that ``hwsim estimate --activity`` reads (after
+    ``evaluate(..., activity=True)``): per-neuron spike counts per timestep per sample,
+    ``(T, *neuron_shape)``, keyed by NIR node name (the spiking module names, and ``input``),
+    plus the scalars ``T`` and ``samples``."""
+    from exporters.nir_export import activity_to_nir_names
+
+    out = activity_to_nir_names(net, net.activity())
     out["T"] = np.array(timesteps, dtype=np.int64)
     out["samples"] = np.array(samples, dtype=np.int64)
     return out

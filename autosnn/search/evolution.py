@@ -21,29 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from autosnn.core.config import SearchConfig
-from autosnn.core.spaces import Genotype
+from autosnn.core.spaces import Genotype, SpaceSpec
 from autosnn.search.fitness import Evaluation, Fitness
 
 # Evaluates a batch of architectures (a batch lets the evaluator share work between them).
 Evaluator = Callable[[Sequence[Genotype]], list[Evaluation]]
 
 
-@dataclass(frozen=True)
-class Space:
-    """What the search needs of a search space: candidates per slot."""
-
-    candidates: tuple[str, ...]
-    slots: int
-
-    @property
-    def size(self) -> int:
-        return len(self.candidates) ** self.slots
-
-    def sample(self, rng: random.Random) -> Genotype:
-        return tuple(rng.choice(self.candidates) for _ in range(self.slots))
-
-
-def mutate(parent: Genotype, space: Space, prob: float, rng: random.Random) -> Genotype:
+def mutate(parent: Genotype, space: SpaceSpec, prob: float, rng: random.Random) -> Genotype:
     """Resample each slot, with probability ``prob``, to a candidate different from the parent's."""
     child = list(parent)
     for i, name in enumerate(parent):
@@ -100,7 +85,7 @@ class SearchState:
         return list(zip(self.seen, self.rounds, strict=False))
 
 
-def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: Space,
+def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: SpaceSpec,
                  rng: random.Random, max_tries: int) -> None:
     misses = 0
     while len(pool) < target and len(taken) < space.size:
@@ -114,7 +99,7 @@ def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space:
         taken.add(g)
 
 
-def init_state(space: Space, cfg: SearchConfig, seed: int) -> SearchState:
+def init_state(space: SpaceSpec, cfg: SearchConfig, seed: int) -> SearchState:
     """Round 1's P_eval: ``pool_size`` random unique architectures."""
     rng = random.Random(seed)
     pool: list[Genotype] = []
@@ -122,7 +107,7 @@ def init_state(space: Space, cfg: SearchConfig, seed: int) -> SearchState:
     return SearchState(rng_state=rng.getstate(), pool=pool)
 
 
-def _next_pool(state: SearchState, space: Space, cfg: SearchConfig,
+def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig,
                rng: random.Random) -> list[Genotype]:
     taken = set(state.seen)
     pool: list[Genotype] = []
@@ -151,7 +136,7 @@ def _next_pool(state: SearchState, space: Space, cfg: SearchConfig,
 
 def search_round(
     state: SearchState,
-    space: Space,
+    space: SpaceSpec,
     cfg: SearchConfig,
     evaluate: Evaluator,
     fitness: Fitness,
@@ -189,7 +174,7 @@ def finished(state: SearchState, cfg: SearchConfig) -> bool:
 
 
 def run_search(
-    space: Space,
+    space: SpaceSpec,
     cfg: SearchConfig,
     evaluate: Evaluator,
     fitness: Fitness,

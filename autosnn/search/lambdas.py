@@ -17,15 +17,8 @@ from pathlib import Path
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import CheckpointError
 from autosnn.core.progress import Reporter
-from autosnn.core.spaces import genotype_text
-from autosnn.search.evolution import (
-    CachedEvaluator,
-    SearchState,
-    Space,
-    finished,
-    init_state,
-    search_round,
-)
+from autosnn.core.spaces import SpaceSpec, genotype_text
+from autosnn.search.evolution import CachedEvaluator, SearchState, run_search
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
 from autosnn.search.outputs import write_json
 
@@ -67,7 +60,7 @@ def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
 
 
 def search_lambdas(
-    space: Space,
+    space: SpaceSpec,
     evaluate: Callable,
     fitness_for: Callable[[float], Fitness],
     lambdas: tuple[float, ...],
@@ -91,25 +84,28 @@ def search_lambdas(
     for lam in lambdas:
         key = lambda_key(lam)
         fitness = fitness_for(lam)
-        state = states.get(key) or init_state(space, cfg, seed)
-        states[key] = state
         start = time.perf_counter()
         task = reporter.start(f"search lambda={key}", cfg.rounds) if reporter else None
-        while not finished(state, cfg):
-            before = cache.calls
-            t0 = time.perf_counter()
-            state = search_round(state, space, cfg, cache, fitness)
+        progress = {"calls": cache.calls, "t0": time.perf_counter()}
+
+        def on_round(state: SearchState, key: str = key, fitness: Fitness = fitness,
+                     task: object = task, progress: dict = progress) -> None:
             states[key] = state
             _save(state_path, fingerprint, cache, states)
             if reporter:
                 best = cache.cache[state.top[0]]
                 reporter.advance(task, acc=best.accuracy, spikes=best.spikes)
                 reporter.log(
-                    f"lambda={key} round {state.round}/{cfg.rounds}: {cache.calls - before} new "
-                    f"evaluations ({time.perf_counter() - t0:.1f} s); best "
+                    f"lambda={key} round {state.round}/{cfg.rounds}: "
+                    f"{cache.calls - progress['calls']} new evaluations "
+                    f"({time.perf_counter() - progress['t0']:.1f} s); best "
                     f"{genotype_text(state.top[0])} acc {100 * best.accuracy:.2f}% "
                     f"spikes {best.spikes:,.0f} F {fitness(best):.4f}"
                 )
+            progress.update(calls=cache.calls, t0=time.perf_counter())
+
+        states[key] = run_search(space, cfg, cache, fitness, seed=seed, state=states.get(key),
+                                 on_round=on_round)
         if reporter:
             reporter.finish(task)
         seconds[key] = time.perf_counter() - start

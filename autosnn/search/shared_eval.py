@@ -60,7 +60,6 @@ class SharedPrefixEvaluator:
         self._seg_layers = [_spiking(seg) for seg in self.segments]
         self._op_layers = [{k: _spiking([op]) for k, op in cell.ops.items()} for cell in self.cells]
         self._head_layers = _spiking([net.head])
-        self._all_spiking = [m for m in net.modules() if isinstance(m, SpikingLayer)]
         self.stats = {"computed": 0, "naive": 0}
 
     def __call__(self, genotypes: Sequence[Genotype]) -> list[Evaluation]:
@@ -79,12 +78,8 @@ class SharedPrefixEvaluator:
             with torch.inference_mode(), precision_context(self.precision, device):
                 for x, y in self.batches:
                     n = y.shape[0]
-                    T = x.shape[0] if x.dim() == 5 else self.net.timesteps
-                    for m in self._all_spiking:
-                        m.T = T
-                    h = self.net.stem(self.net.stem.current(x, T))
-                    for layer in self.pre:
-                        h = layer(h)
+                    T = self.net.timesteps_of(x)
+                    h = self.net.run_segment(self.pre, self.net.run_stem(x, T), T)
                     stack: list[tuple[Tensor, int]] = [(h, sum(layer_counts(self._stem_layers, n)))]
                     path: tuple[str, ...] = ()
                     for g in order:
@@ -96,15 +91,13 @@ class SharedPrefixEvaluator:
                             cell = self.cells[i]
                             cell.active = g[i]
                             h, count = stack[-1]
-                            h = cell(h)
-                            for layer in self.segments[i]:
-                                h = layer(h)
+                            h = self.net.run_segment([cell, *self.segments[i]], h, T)
                             count += sum(layer_counts(self._op_layers[i][g[i]], n))
                             count += sum(layer_counts(self._seg_layers[i], n))
                             stack.append((h, count))
                             computed += 1
                         path = g
-                        rates = self.net.head(stack[-1][0], T)
+                        rates = self.net.run_head(stack[-1][0], T)
                         spikes[g] += stack[-1][1] + sum(layer_counts(self._head_layers, n))
                         correct[g] += int((rates.argmax(1) == y).sum())
                     seen += n

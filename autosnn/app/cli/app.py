@@ -11,10 +11,10 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
+from autosnn.core.errors import AutosnnError
+
 # typer vendors click; its usage errors (bad choices, missing options) are this class.
 UsageError = typer.BadParameter.__mro__[1]
-
-from autosnn.core.errors import AutosnnError
 
 
 def report_errors(ctx: typer.Context, fn, *args):
