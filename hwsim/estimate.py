@@ -157,6 +157,7 @@ class CostRecord:
     mesh: tuple[int, int] = (0, 0)  # system mesh (rows, cols)
     chip_mesh: tuple[int, int] = (0, 0)  # one chip's mesh
     cores_per_router: int = 1
+    cores_per_chip: int = 0
     tradeoff: tuple[dict[str, Any], ...] = ()  # spread placement: one row per core budget
 
     def to_dict(self) -> dict[str, Any]:
@@ -639,6 +640,7 @@ def _estimate_mapped(
         mesh=(chip.mesh_rows, chip.mesh_cols),
         chip_mesh=(chip.rows, chip.cols),
         cores_per_router=chip.cores_per_router,
+        cores_per_chip=chip.cores_per_chip,
     )
     senders = spike_senders(net, part, steps) if not reasons else []
     if not reasons:

@@ -248,14 +248,22 @@ def partition(network: Network, chip: ChipSpec) -> Partition:
             ins = [p for p in network.projections if p.dst == layer.name]
             need.append((sum(speck_kernel_words(p) for p in ins), speck_neuron_words(layer)))
         core_of = _match(need, kernel[: chip.n_cores], neuron[: chip.n_cores])
+        if len(owners) > chip.n_cores:
+            reasons.append(
+                f"{len(owners)} spiking layers > {chip.n_cores} cores of {chip.name} "
+                "(one layer per core): no width fits; the network needs fewer layers"
+            )
         for layer, (kw, nw), core in zip(owners, need, core_of, strict=True):
+            fits_somewhere = any(kw <= k and nw <= m for k, m in zip(kernel, neuron, strict=False))
+            if core < 0 and (fits_somewhere and len(owners) > chip.n_cores):
+                continue  # unmatched only because the cores ran out: said above
             if core < 0:
                 reasons.append(
                     f"layer {layer.name}: needs {kw} kernel words and {nw} neuron words; "
                     "no free core has that much (one layer per core)"
                 )
         fixed = np.array(core_of, dtype=np.int64)
-    if len(pieces) > chip.n_cores:
+    if len(pieces) > chip.n_cores and not whole_layers:
         reasons.append(f"needs {len(pieces)} cores, {chip.name} has {chip.n_cores}")
     return Partition(tuple(pieces), layer_pieces, fused, tuple(reasons), fixed)
 
