@@ -205,17 +205,6 @@ def run_reference(
 CONSUMERS = {"norse": run_norse, "spikingjelly": run_spikingjelly, "executor": run_reference}
 
 
-def run_consumer(
-    name: str, g: nir.NIRGraph | str | Path, x: Tensor, T: int | None = None
-) -> ConsumerRun:
-    """Run a NIR graph in ``norse``, ``spikingjelly`` or our ``executor``."""
-    try:
-        fn = CONSUMERS[name]
-    except KeyError:
-        raise ExportError(f"unknown NIR consumer {name!r}; known: {', '.join(CONSUMERS)}") from None
-    return fn(g, x, T)
-
-
 def cosine(a: Tensor, b: Tensor) -> float:
     """Cosine similarity of time-averaged activity (T, N, ...) -> flattened (N * neurons).
 

@@ -82,13 +82,6 @@ def run_lava(path: str | Path, stem_spikes: Tensor | np.ndarray, num_classes: in
     return res
 
 
-def encoder_spikes(net, x: Tensor) -> Tensor:
-    """The stem neuron's spikes ``(T, N, C, H, W)`` from the PyTorch model (the host encoder)."""
-    from exporters.interop import model_run
-
-    return model_run(net, x).spikes["stem.lif"]
-
-
 def compare_lava(net, x: Tensor, path: str | Path) -> dict:
     """Per-layer spike-count ratio (Lava / PyTorch), cosine similarity of time-averaged activity,
     per-layer spike mismatch rate, and class agreement on ``x``."""

@@ -334,15 +334,3 @@ def from_nir(
 
         graph = read_nir(graph)
     return NIRModule(graph, dt=dt, threshold=threshold)
-
-
-def run_nir(
-    graph: nir.NIRGraph | str | Path,
-    x: Tensor,
-    T: int | None = None,
-    *,
-    threshold: str = "strict",
-    record: bool = False,
-) -> RunResult:
-    """Run a NIR graph for T steps with our executor (``x`` static (N, ...) or (T, N, ...))."""
-    return from_nir(graph, threshold=threshold).run(x, T, record=record)
