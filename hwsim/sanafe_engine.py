@@ -567,40 +567,47 @@ def run_sanafe(
                 units[core] = units.get(core, 0) + n
             groups[la.name] = group
         incoming: dict[str, list[Projection]] = {}
+        unit_of: dict[str, str] = {}  # synapse unit new connections into each layer will use
         for p in net.projections:
             incoming.setdefault(p.dst, []).append(p)
         for la in net.neuron_layers:
             ins = incoming.get(la.name, [])
             params = neuron_params(graph.nodes[la.name], la.size, dt)
-            kind = ins[0].kind if ins else "dense"
-            group = snn.create_neuron_group(
-                gname[la.name],
-                la.size,
-                log_spikes=True,
-                soma_hw_name=binding.soma,
-                default_synapse_hw_name=binding.synapse[kind],
-            )
             bias = params.bias.copy()
             for p in ins:
                 node = graph.nodes[p.via] if p.via else None
                 bias += params.scale * _bias_of(p, node, la.size)
+            per_neuron = {
+                "threshold": params.threshold,
+                "reset": params.reset,
+                "leak_decay": params.leak_decay,
+                "input_decay": params.input_decay,
+                "bias": bias,
+            }
+            shared: dict[str, Any] = {"reset_mode": "hard"}
+            for key in list(per_neuron):  # one group attribute where every neuron agrees
+                if np.all(per_neuron[key] == per_neuron[key][0]):
+                    shared[key] = float(per_neuron.pop(key)[0])
+            group = snn.create_neuron_group(
+                gname[la.name],
+                la.size,
+                model_attributes=shared,
+                log_spikes=True,
+                soma_hw_name=binding.soma,
+                default_synapse_hw_name=binding.synapse[ins[0].kind if ins else "dense"],
+            )
             bounds = part.bounds(la.name)
             for (a, b), core in zip(bounds, piece_core[la.name], strict=True):
                 t, c = tile_core(core)
                 target = tiles[t].cores[c]
                 for j in range(int(a), int(b)):
-                    group[j].set_attributes(
-                        model_attributes={
-                            "threshold": float(params.threshold[j]),
-                            "reset": float(params.reset[j]),
-                            "reset_mode": "hard",
-                            "leak_decay": float(params.leak_decay[j]),
-                            "input_decay": float(params.input_decay[j]),
-                            "bias": float(bias[j]),
-                        }
-                    )
+                    if per_neuron:
+                        group[j].set_attributes(
+                            model_attributes={k: float(v[j]) for k, v in per_neuron.items()}
+                        )
                     group[j].map_to_core(target)
             groups[la.name] = group
+            unit_of[la.name] = binding.synapse[ins[0].kind if ins else "dense"]
         for p in net.projections:
             if p.dst not in groups or p.src not in groups:
                 continue  # spikes to the host's output: no SANA-FE counterpart (see compare)
@@ -608,6 +615,11 @@ def run_sanafe(
             src, dst, w = projection_synapses(p, node)
             scale = neuron_params(graph.nodes[p.dst], net.layer(p.dst).size, dt).scale
             w = w * scale[dst]
+            unit = binding.synapse[p.kind]
+            if unit_of[p.dst] != unit:  # SANA-FE gives a connection its target's default unit
+                for j in range(len(groups[p.dst])):
+                    groups[p.dst][j].set_attributes(default_synapse_hw_name=unit)
+                unit_of[p.dst] = unit
             pairs = list(zip(src.tolist(), dst.tolist(), strict=True))
             groups[p.src].connect_neurons_sparse(groups[p.dst], {"w": w.tolist()}, pairs)
         hw = sanafe.SpikingChip(loaded)
