@@ -509,6 +509,16 @@ def list_chips() -> list[str]:
     return sorted(p.stem for p in builtin_chip_dir().glob("*.yaml"))
 
 
+def board_profiles(chip: str) -> list[str]:
+    """Built-in board profiles whose `base:` is `chip`, fewest cores first."""
+    out = []
+    for name in list_chips():
+        raw = _read_yaml(builtin_chip_dir() / f"{name}.yaml")
+        if isinstance(raw, Mapping) and raw.get("base") == chip and "board" in raw:
+            out.append(name)
+    return sorted(out, key=lambda n: load_chip(n).n_cores)
+
+
 def load_chip(name_or_path: str | Path) -> ChipSpec:
     """Load a built-in profile by name (`loihi2`) or any YAML file by path."""
     text = str(name_or_path)

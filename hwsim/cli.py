@@ -1,10 +1,12 @@
-"""`hwsim` command line: estimate, chips, synthetic. Thin: parse, call the library, print.
+"""`hwsim` command line: estimate, compare, fit, chips, synthetic. Thin: parse, call the
+library, print.
 
 Bad input files become one line `error: <file>: <field>: <expected>` on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from enum import StrEnum
@@ -30,6 +32,8 @@ app = typer.Typer(
 class Placement(StrEnum):
     sequential = "sequential"
     greedy = "greedy"
+    locality = "locality"
+    spread = "spread"
 
 
 class Pattern(StrEnum):
@@ -54,12 +58,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _fmt(v: float | None, unit: str) -> str:
+    return "n/a" if v is None else f"{v:.4g} {unit}".strip()
+
+
 def _print_record(rec: CostRecord) -> None:
     console = Console(width=max(Console().width, 120))
     state = "feasible" if rec.feasible else "INFEASIBLE"
+    system = f"{rec.board} ({rec.chips_used} chip(s) used)" if rec.board else rec.chip
     console.print(
-        f"[bold]{rec.chip}[/bold] ({rec.placement}): {state}, "
-        f"{rec.cores_used}/{rec.cores_available} cores, T={rec.timesteps}"
+        f"[bold]{system}[/bold] ({rec.placement}): {state}, "
+        f"{rec.cores_used}/{rec.cores_available} cores, T={rec.timesteps}, "
+        f"{rec.step_model} timestep model"
     )
     for reason in rec.reasons:
         console.print(f"  does not fit: {reason}")
@@ -75,30 +85,75 @@ def _print_record(rec: CostRecord) -> None:
             f"{la.hops:.4g}",
         )
     console.print(table)
-
-    def fmt(v: float | None, unit: str) -> str:
-        return "n/a" if v is None else f"{v:.4g} {unit}"
-
+    fmt = _fmt
     console.print(
         f"spikes {rec.spikes:.4g}, synops {rec.synops:.4g}, "
         f"messages {fmt(rec.messages, '')}, hops {fmt(rec.hops, '')}"
+        + (f", chip-to-chip messages {fmt(rec.interchip_messages, '')}" if rec.board else "")
     )
-    sat = " [red]SATURATED[/red]" if rec.saturated else ""
+    sat = " [red]TICK OVERRUN[/red]" if rec.saturated else ""
     console.print(
-        f"max link load {fmt(rec.max_link_load_per_step, 'spikes/step')}, "
-        f"utilisation {fmt(rec.max_link_utilisation, '')}{sat}"
+        f"busiest link {fmt(rec.max_link_load_per_step, 'messages/step')}, peak utilisation "
+        f"{fmt(rec.max_link_utilisation, '')}"
+        + (f" (chip-to-chip {fmt(rec.max_interchip_utilisation, '')})" if rec.board else "")
+        + sat
     )
     console.print(
-        f"time per timestep {fmt(rec.time_per_timestep_s, 's')} "
-        f"(compute {fmt(rec.time_compute_s, 's')}, network {fmt(rec.time_network_s, 's')})"
+        f"time per timestep {fmt(rec.time_per_timestep_s, 's')} mean, "
+        f"{fmt(rec.time_per_timestep_peak_s, 's')} at peak step {rec.peak_timestep} "
+        f"(compute {fmt(rec.time_compute_s, 's')}, network drain "
+        f"{fmt(rec.time_network_s, 's')}; bound by {rec.bound or 'n/a'})"
     )
     console.print(
-        f"energy per inference {fmt(rec.energy_total_j, 'J')}: synops "
-        f"{fmt(rec.energy_synops_j, 'J')}, neurons {fmt(rec.energy_neurons_j, 'J')}, "
-        f"routing {fmt(rec.energy_routing_j, 'J')}, static {fmt(rec.energy_static_j, 'J')}"
+        f"energy per inference {fmt(rec.energy_total_j, 'J')} = dynamic "
+        f"{fmt(rec.energy_dynamic_j, 'J')} (synops {fmt(rec.energy_synops_j, 'J')}, neurons "
+        f"{fmt(rec.energy_neurons_j, 'J')}, spikes {fmt(rec.energy_spikes_j, 'J')}, messages "
+        f"{fmt(rec.energy_messages_j, 'J')}, routing {fmt(rec.energy_routing_j, 'J')}) + static "
+        f"{fmt(rec.energy_static_j, 'J')}"
     )
+    if rec.tradeoff:
+        trade = Table(
+            "cores",
+            "chips",
+            "s/step",
+            "compute",
+            "network",
+            "energy J",
+            "peak rho",
+            "bound",
+            title="spread: time per step against cores",
+        )
+        for row in rec.tradeoff:
+            trade.add_row(
+                str(row["cores"]),
+                str(row["chips"]),
+                f"{row['time_per_timestep_s']:.3g}",
+                f"{row['time_compute_s']:.3g}",
+                f"{row['time_network_s']:.3g}",
+                f"{row['energy_total_j']:.3g}",
+                f"{row['max_link_utilisation']:.3g}",
+                row["bound"],
+            )
+        console.print(trade)
+        console.print(f"  {tradeoff_verdict(rec.tradeoff)}")
     for a in rec.assumptions:
         console.print(f"  assumption: {a}")
+
+
+def tradeoff_verdict(rows: tuple[dict[str, Any], ...]) -> str:
+    """Where spreading stops paying: the first budget that gains < 10 % over the one before."""
+    for prev, row in itertools.pairwise(rows):
+        gain = prev["time_per_timestep_s"] / row["time_per_timestep_s"]
+        if gain < 1.1:
+            return (
+                f"more cores stop paying at {prev['cores']} cores: {row['cores']} cores give "
+                f"{gain:.2f}x ({row['bound']}-bound, network {row['time_network_s']:.3g} s/step)"
+            )
+    last = rows[-1]
+    return (
+        f"still gaining at {last['cores']} cores (the budget): {last['bound']}-bound; "
+        "allow more cores (--max-cores, a board profile) to find the turn"
+    )
 
 
 @app.command("estimate")
@@ -108,36 +163,75 @@ def estimate_cmd(
         str, typer.Option(help="built-in profile name or path to a YAML profile")
     ] = "loihi2",
     activity: Annotated[
-        Path | None, typer.Option(help="act.npz with per-neuron spike counts")
+        Path | None,
+        typer.Option(help="act.npz with per-neuron spike counts (per timestep or summed)"),
     ] = None,
-    placement: Annotated[Placement, typer.Option(help="core placement")] = Placement.greedy,
+    placement: Annotated[
+        Placement,
+        typer.Option(help="core placement; spread splits heavy layers to cut time per step"),
+    ] = Placement.greedy,
+    max_cores: Annotated[
+        int | None, typer.Option(help="core budget for --placement spread (default: all)")
+    ] = None,
     rate: Annotated[
         float, typer.Option(help="spikes/neuron/step where nothing is measured")
     ] = DEFAULT_RATE,
     timesteps: Annotated[
-        int, typer.Option(help="T when no activity file is given")
-    ] = DEFAULT_TIMESTEPS,
+        int | None,
+        typer.Option(
+            help=f"T without an activity file (default: the graph's, else {DEFAULT_TIMESTEPS})"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the cost record as JSON")] = False,
     plot: Annotated[Path | None, typer.Option(help="write a mesh heatmap PNG here")] = None,
+    validate: Annotated[
+        bool,
+        typer.Option(help="check the drain time per step against the cycle-level simulator"),
+    ] = False,
 ) -> None:
     """Map NET onto a chip and estimate traffic, congestion, timestep time and energy."""
     try:
         spec = load_chip(chip)
         network = read_network(net)
-        act = (
-            load_activity(activity, network, rate=rate)
-            if activity is not None
-            else uniform_activity(rate, timesteps)
-        )
-        record = estimate(network, act, spec, placement=placement.value)
+        act = _activity(network, activity, rate, timesteps)
+        record = estimate(network, act, spec, placement=placement.value, max_cores=max_cores)
     except HwsimInputError as exc:
         raise _fail(str(exc)) from None
     except ValueError as exc:  # bad option values (rate, timesteps)
         raise _fail(f"options: {exc}") from None
+    checks = None
+    if validate and record.feasible:
+        from hwsim.validate import validate_drain
+
+        try:
+            checks = validate_drain(record, spec)
+        except ValueError as exc:
+            raise _fail(f"--validate: {exc}") from None
     if as_json:
-        typer.echo(json.dumps(_jsonable(record.to_dict()), indent=2))
+        out = record.to_dict()
+        if checks is not None:
+            out["validation"] = [c.to_dict() for c in checks]
+        typer.echo(json.dumps(_jsonable(out), indent=2))
     else:
         _print_record(record)
+        if checks is not None:
+            table = Table(
+                "step",
+                "messages",
+                "analytic drain s",
+                "simulated drain s",
+                "analytic/sim",
+                title="drain time per timestep: analytic model vs cycle-level simulation",
+            )
+            for c in checks:
+                table.add_row(
+                    str(c.timestep),
+                    str(c.messages),
+                    f"{c.analytic_s:.4g}",
+                    f"{c.simulated_s:.4g}",
+                    f"{c.ratio:.3f}",
+                )
+            Console(width=max(Console().width, 120)).print(table)
     if plot is not None:
         if not record.feasible:
             typer.echo(f"note: no plot written to {plot}: the network does not fit", err=True)
@@ -145,6 +239,189 @@ def estimate_cmd(
         from hwsim.plot import plot_mesh  # matplotlib is slow to import; only when asked
 
         plot_mesh(record, plot)
+
+
+def _activity(network: Any, activity: Path | None, rate: float, timesteps: int | None) -> Any:
+    """The measured activity, else the rate assumption over the graph's T (or --timesteps)."""
+    if activity is not None:
+        return load_activity(activity, network, rate=rate)
+    if timesteps is not None and network.timesteps is not None and timesteps != network.timesteps:
+        raise HwsimInputError(
+            "--timesteps", str(timesteps), f"the graph's metadata T = {network.timesteps}"
+        )
+    return uniform_activity(rate, timesteps or network.timesteps or DEFAULT_TIMESTEPS)
+
+
+def _systems(name: str) -> list[str]:
+    """`name` and the built-in board profiles built from it, smallest first."""
+    from hwsim.chip import board_profiles
+
+    return [name, *board_profiles(name)]
+
+
+@app.command("compare")
+def compare_cmd(
+    net: Annotated[Path, typer.Argument(help="NIR graph file")],
+    chips: Annotated[
+        str, typer.Option(help="comma-separated profiles")
+    ] = "loihi,loihi2,spinnaker2,truenorth,speck",
+    activity: Annotated[Path | None, typer.Option(help="act.npz (per timestep or summed)")] = None,
+    placement: Annotated[Placement, typer.Option(help="core placement")] = Placement.greedy,
+    rate: Annotated[float, typer.Option(help="spikes/neuron/step where unmeasured")] = DEFAULT_RATE,
+    timesteps: Annotated[int | None, typer.Option(help="T without an activity file")] = None,
+    boards: Annotated[
+        bool, typer.Option(help="when one chip is too small, try its built-in board profiles")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+    plot: Annotated[Path | None, typer.Option(help="write a bar-chart PNG here")] = None,
+) -> None:
+    """Cost NET on several chips side by side (boards where one chip is too small)."""
+    try:
+        network = read_network(net)
+        act = _activity(network, activity, rate, timesteps)
+        names = [c.strip() for c in chips.split(",") if c.strip()]
+        if not names:
+            raise HwsimInputError("--chips", chips, "a comma-separated list of profiles")
+        rows = []
+        for name in names:
+            candidates = _systems(name) if boards else [name]
+            rec = None
+            for cand in candidates:
+                rec = estimate(network, act, load_chip(cand), placement=placement.value)
+                if rec.feasible:
+                    break
+            assert rec is not None
+            rows.append(comparison_row(name, rec))
+    except HwsimInputError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(f"options: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(_jsonable(rows), indent=2))
+    else:
+        table = Table(
+            "chip",
+            "system",
+            "feasible",
+            "chips",
+            "cores",
+            "s/step",
+            "J/inference",
+            "dynamic J",
+            "static J",
+            "peak rho",
+            "binding constraint",
+        )
+        for r in rows:
+            table.add_row(
+                r["chip"],
+                r["system"],
+                "yes" if r["feasible"] else "no",
+                str(r["chips_used"]),
+                str(r["cores_used"]),
+                _fmt(r["time_per_timestep_s"], ""),
+                _fmt(r["energy_total_j"], ""),
+                _fmt(r["energy_dynamic_j"], ""),
+                _fmt(r["energy_static_j"], ""),
+                _fmt(r["max_link_utilisation"], ""),
+                r["binding"],
+            )
+        Console(width=max(Console().width, 160)).print(table)
+    if plot is not None:
+        from hwsim.compare_plot import plot_comparison
+
+        plot_comparison(rows, plot)
+
+
+def comparison_row(name: str, rec: CostRecord) -> dict[str, Any]:
+    """One chip's line of `hwsim compare`: the figures and what binds."""
+    if rec.feasible:
+        binding = f"time: {rec.bound}-bound"
+        if rec.saturated:
+            binding = "tick overrun (network or compute exceeds the tick)"
+    else:
+        binding = rec.reasons[0] if rec.reasons else "does not fit"
+    return {
+        "chip": name,
+        "system": rec.board or rec.chip,
+        "feasible": rec.feasible,
+        "chips_used": rec.chips_used,
+        "cores_used": rec.cores_used,
+        "cores_available": rec.cores_available,
+        "time_per_timestep_s": rec.time_per_timestep_s,
+        "latency_per_inference_s": rec.latency_per_inference_s,
+        "energy_total_j": rec.energy_total_j,
+        "energy_dynamic_j": rec.energy_dynamic_j,
+        "energy_static_j": rec.energy_static_j,
+        "energy_breakdown_j": {
+            "synops": rec.energy_synops_j,
+            "neurons": rec.energy_neurons_j,
+            "spikes": rec.energy_spikes_j,
+            "messages": rec.energy_messages_j,
+            "routing": rec.energy_routing_j,
+            "static": rec.energy_static_j,
+        },
+        "max_link_utilisation": rec.max_link_utilisation,
+        "binding": binding,
+        "reasons": list(rec.reasons),
+    }
+
+
+@app.command("fit")
+def fit_cmd(
+    net: Annotated[Path, typer.Argument(help="NIR graph file")],
+    chip: Annotated[str, typer.Option(help="built-in profile name or YAML path")] = "speck",
+    widths: Annotated[
+        str | None, typer.Option(help="comma-separated widths (first layer's channels) to try")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Which widths (channels) and conv kernel sizes of NET would fit the chip, and why not."""
+    from hwsim.fit import base_width, fit
+
+    try:
+        spec = load_chip(chip)
+        network = read_network(net)
+        wlist = None
+        if widths is not None:
+            try:
+                wlist = sorted({int(w) for w in widths.split(",")}, reverse=True)
+            except ValueError:
+                raise HwsimInputError("--widths", widths, "comma-separated integers") from None
+            if not wlist or min(wlist) < 1:
+                raise HwsimInputError("--widths", widths, "positive integers")
+        rows = fit(network, spec, widths=wlist)
+        c0 = base_width(network)
+    except HwsimInputError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(f"{net}: {exc}") from None
+    fits = [r for r in rows if r.feasible]
+    if as_json:
+        typer.echo(
+            json.dumps(_jsonable([vars(r) | {"reasons": list(r.reasons)} for r in rows]), indent=2)
+        )
+        return
+    console = Console(width=max(Console().width, 140))
+    table = Table("width", "kernel", "fits", "cores", "first reason it does not fit")
+    for r in rows:
+        table.add_row(
+            str(r.width),
+            "as built" if r.kernel is None else f"{r.kernel}x{r.kernel}",
+            "yes" if r.feasible else "no",
+            str(r.cores),
+            r.reasons[0] if r.reasons else "",
+        )
+    console.print(table)
+    if fits:
+        best = max(fits, key=lambda r: (r.kernel is None, r.kernel or 0, r.width))
+        k = "as built" if best.kernel is None else f"{best.kernel}x{best.kernel} kernels"
+        console.print(f"fits {spec.name}: width {best.width} (built {c0}), {k}")
+    else:
+        console.print(
+            f"no width or kernel size tried fits {spec.name}; binding rule at the smallest: "
+            f"{rows[-1].reasons[0] if rows and rows[-1].reasons else 'n/a'}"
+        )
 
 
 @app.command("chips")

@@ -17,7 +17,7 @@ inference = one sample over T steps:
   E_dynamic     = synops_conv*E_conv + synops_dense*E_dense + neurons*T*E_access
                   + state_updates*E_update + spikes*E_spike + messages*E_msg
                   + deliveries*(E_router + E_msg_in) + hops_on_chip*E_hop + hops_chip*E_chip_hop
-  E_static      = P_static * sum_t t_step[t]   (P_static is what each profile's source measured:
+  E_static      = P_static * chips in use * sum_t t_step[t]   (P_static is what each profile's source measured:
                   a board's idle power for Loihi, chip leakage for TrueNorth; see docs/hwsim.md)
 The report gives the mean and the peak timestep. A drain time is deterministic (the busiest
 channel serialises its messages); `hwsim estimate --validate` checks it against the cycle-level
@@ -159,6 +159,7 @@ class CostRecord:
     cores_per_router: int = 1
     cores_per_chip: int = 0
     tradeoff: tuple[dict[str, Any], ...] = ()  # spread placement: one row per core budget
+    internals: dict[str, Any] = field(default_factory=dict, repr=False)  # core_of, trees
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (big arrays left out; None where not computable)."""
@@ -652,7 +653,7 @@ def _estimate_mapped(
                     f"{chip.fan_out_cores_per_neuron:.0f} per neuron (needs splitter neurons)"
                 )
     if reasons:
-        n_chips = -(-len(part.pieces) // chip.cores_per_chip)
+        n_chips = min(chip.n_chips, -(-len(part.pieces) // chip.cores_per_chip))
         return CostRecord(
             feasible=False,
             reasons=tuple(reasons),
@@ -766,9 +767,15 @@ def _estimate_mapped(
     e_route = e_hop + deliveries * chip.energy_router_j
     e_msg = messages * chip.energy_message_j + deliveries * chip.energy_message_in_j
     e_dyn = e_syn + e_neu + e_spk + e_msg + e_route
-    e_static = chip.power_static_w * float(step.sum())
-    core_of_layer = {la.name: core_of[part.layer_pieces[la.name]] for la in on_chip}
     chips_used = int(np.unique(chip.chip_of_router(chip.router_of_core(core_of))).size)
+    # the profile's static figure is one chip's (or one single-chip system's): a board pays it
+    # for every chip in use (idle chips are assumed power-gated)
+    e_static = chip.power_static_w * chips_used * float(step.sum())
+    if chip.n_chips > 1:
+        assumptions.append(
+            f"static power {chip.power_static_w:g} W per chip x {chips_used} chips in use"
+        )
+    core_of_layer = {la.name: core_of[part.layer_pieces[la.name]] for la in on_chip}
     load_links = load[:, :n_links]
     return CostRecord(
         feasible=True,
@@ -807,5 +814,6 @@ def _estimate_mapped(
         link_utilisation=rho_link,
         link_interchip=inter,
         core_of_layer=core_of_layer,
+        internals={"core_of": core_of, "trees": trees},
         **base,
     )
