@@ -9,37 +9,32 @@ and Euler ``v += dt/tau * (v_leak - v + r*I)`` is then ``v + (I - v) * k``: our 
 NIR fires on ``v > v_threshold`` (strict), our PLIF on ``>=``; they differ only when a membrane
 value lands exactly on 1.0.
 
-Layer mapping (node names are the autosnn module names, so per-neuron activity keys match):
+The graph comes from the one lowering walk (:mod:`autosnn.core.lowering`: each block and layer
+registers its own lowering by class); this module only turns the lowered primitives into NIR
+nodes. Node names are the autosnn module names (per-neuron activity keys match), the input node is
+``input``. See the lowerings for the mapping (BN folded into convs, residual adds as several edges
+into one LIF, max-pool on spikes as sum-pool + "any spike", spike-count pooling as sum-pool, the
+factorised reduce as one 2x2 stride-2 conv, voting as a fixed ``Linear``).
 
-- stem conv+BN -> ``Conv2d`` (``stem.conv``); the input node presents the image (or the event
-  frame) at every step, so the stem neuron receives the same real-valued current as in PyTorch.
-  The N-MNIST centre crop is a fixed 3x3 "pick the centre pixel" conv (``stem.crop``).
-- ConvBN -> ``Conv2d`` with BN folded; residual adds -> several edges into one LIF; identity skips
-  -> plain edges; shortcut conv1x1+BN -> a ``Conv2d`` feeding the same LIF.
-- FactorizedReduce -> two ``Conv2d`` nodes writing disjoint output channels (zero-padded weights),
-  the shifted branch as a 2x2 stride-2 kernel with its weight at (1, 1).
-- max-pool on spikes -> ``SumPool2d`` + ``Threshold(0.5)`` ("at least one spike in the window");
-  avg-pool / GAP + PLIF (spike-count pooling, see ``autosnn.core.layers.AvgPoolNeuron``) ->
-  ``SumPool2d`` (over the whole map for GAP) into the LIF.
-- head -> ``Flatten`` (start_dim 0: shapes carry no batch dimension), ``Linear`` + ``LIF``;
-  voting -> a fixed ``Linear`` (0.1 per group of 10) feeding ``Output``; averaging the output over
-  the T steps gives the network's firing rates.
+``compat`` restricts the primitives to what a consumer implements (same function):
 
-``compat`` restricts the graph to what a consumer implements (same function, other primitives):
+- ``portable`` (the default of a file export): only ``Conv2d``, ``Linear``/``Affine``,
+  ``Flatten``, ``LIF`` and ``IF`` (every pooling a fixed diagonal conv, grouped convs dense, "any
+  spike" as ``IF(r=1/dt, v_threshold=0.5)``): spikingjelly's ``import_from_nir``, norse (through
+  a topological loader, see :mod:`exporters.interop`) and our executor all load it.
+- ``strict``: ``SumPool2d``, ``Threshold`` and grouped convs, and ``v_threshold`` the float32 just
+  below 1, so a strict-threshold consumer fires exactly at autosnn's ``H >= 1``.
+- ``nir``: as strict with ``v_threshold = 1`` (the in-memory default, what hwsim costs).
+- ``norse``: ``SumPool2d`` + ``IF``; ``spikingjelly``: as portable.
 
-- ``norse``: max-pool as ``SumPool2d`` + ``IF(r=1/dt, v_threshold=0.5)`` (norse has no Threshold);
-  the factorised reduce as one 2x2 stride-2 conv (both branches in one kernel), since ``norse.torch.from_nir`` runs
-  nodes in depth-first order and mis-orders two parallel branches into one node.
-- ``spikingjelly``: max-pool as a fixed diagonal ``Conv2d`` (sum) + ``IF``; grouped convolutions
-  expanded to dense ones (spikingjelly has no SumPool2d, no Threshold, no grouped conv).
-- ``portable``: only ``Conv2d``, ``Linear``, ``Flatten``, ``LIF`` and ``IF`` (every pooling a fixed
-  diagonal conv, grouped convs dense, the factorised reduce one conv): one file both norse and
-  spikingjelly load.
+``graph.metadata`` records T, dt, the threshold/reset conventions, the input shape and encoding,
+the preprocessing (dataset, class names, pixel scale, padding, mean/std), the space, genotype and
+the autosnn version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,100 +44,102 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from autosnn.core.blocks import SCB, SIB, SRB, ConvBN, FactorizedReduce, Skip
-from autosnn.core.layers import AvgPoolNeuron, Cell, ConvNeuron, GAPNeuron, SpikeMaxPool
+from autosnn.core.lowering import LoweringError, Signal, lower_network
 from autosnn.core.network import SpikingNet
 from autosnn.core.neuron import PLIF, V_TH
-from exporters.base import ExportError, dense_from_grouped, diagonal_kernel, fold_bn, layer_error
+from exporters.base import (
+    ExportError,
+    atomic_output,
+    dense_from_grouped,
+    diagonal_kernel,
+    layer_error,
+)
 
 DEFAULT_DT = 1e-4
 # The float32 number just below 1: with it, NIR's strict ``v > th`` equals autosnn's ``H >= 1`` for
 # every float32 membrane value (nothing lies between the two).
 GEQ_THRESHOLD = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
-COMPAT = ("nir", "norse", "spikingjelly", "portable")
+COMPAT = ("portable", "strict", "nir", "norse", "spikingjelly")
+DEFAULT_COMPAT = "portable"  # what a file export writes unless told otherwise
 TARGET = "NIR"
+FORMAT_VERSION = "autosnn-nir/2"
+
+
+def _np(a: Tensor | np.ndarray) -> np.ndarray:
+    return (a.detach().cpu().numpy() if isinstance(a, Tensor) else np.asarray(a)).astype(
+        np.float32
+    )
 
 
 @dataclass
-class _Signal:
-    """A value flowing through the graph: the node producing it and its shape (no batch)."""
+class NirBuilder:
+    """:class:`~autosnn.core.lowering.Lowerer` writing NIR nodes, restricted by ``compat``:
 
-    node: str
-    shape: tuple[int, ...]
+    - ``portable``: only Conv2d, Linear/Affine, Flatten, LIF and IF (pools as fixed diagonal convs,
+      grouped convs dense, max-pool's "any spike" as IF): loads in norse and spikingjelly;
+    - ``nir`` / ``strict``: SumPool2d, Threshold, grouped convs (``strict`` also writes the
+      threshold as the float32 just below 1, so strict consumers fire exactly at ``H >= 1``);
+    - ``norse``: SumPool2d + IF (no Threshold); ``spikingjelly``: as portable.
+    """
 
-
-@dataclass
-class _Builder:
     compat: str
     dt: float
     v_threshold: float = V_TH
     nodes: dict[str, nir.NIRNode] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, name: str, node: nir.NIRNode, srcs: Iterable[_Signal]) -> None:
+    def _add(self, name: str, node: nir.NIRNode, srcs: Sequence[Signal]) -> None:
         if name in self.nodes:
             raise ExportError(f"duplicate NIR node name {name!r}")
         self.nodes[name] = node
         self.edges.extend((s.node, name) for s in srcs)
 
-    # -- synapses -------------------------------------------------------------------------
-    def conv(
-        self,
-        name: str,
-        src: _Signal,
-        weight: np.ndarray,
-        bias: np.ndarray,
-        stride: int,
-        padding: int,
-        groups: int = 1,
-    ) -> _Signal:
-        if groups > 1 and self.compat in ("spikingjelly", "portable"):
-            weight, groups = dense_from_grouped(weight, groups), 1
-        c, h, w = src.shape
-        node = nir.Conv2d(
-            input_shape=(h, w),
-            weight=weight.astype(np.float32),
-            stride=(stride, stride),
-            padding=(padding, padding),
-            dilation=(1, 1),
-            groups=groups,
-            bias=bias.astype(np.float32),
-        )
+    @property
+    def _plain_convs(self) -> bool:
+        return self.compat in ("portable", "spikingjelly")
+
+    def input(self, name: str, shape: tuple[int, ...]) -> Signal:
+        self._add(name, nir.Input(input_type={"input": np.array(shape)}), [])
+        return Signal(name, shape)
+
+    def output(self, name: str, src: Signal) -> None:
+        self._add(name, nir.Output(output_type={"output": np.array(src.shape)}), [src])
+
+    def conv(self, name: str, src: Signal, weight: Tensor | np.ndarray, bias: Tensor | None,
+             stride: int, padding: int, groups: int = 1) -> Signal:
+        w = _np(weight)
+        if groups > 1 and self._plain_convs:
+            w, groups = dense_from_grouped(w, groups), 1
+        b = np.zeros(w.shape[0], np.float32) if bias is None else _np(bias)
+        _, h, wd = src.shape
+        node = nir.Conv2d(input_shape=(h, wd), weight=w, stride=(stride, stride),
+                          padding=(padding, padding), dilation=(1, 1), groups=groups, bias=b)
         out = tuple(int(v) for v in node.output_type["output"])
-        self.add(name, node, [src])
-        return _Signal(name, out)
+        self._add(name, node, [src])
+        return Signal(name, out)
 
-    def convbn(self, name: str, src: _Signal, m: ConvBN) -> _Signal:
-        conv = m.conv
-        w, b = fold_bn(conv.weight, m.bn, conv.bias)
-        return self.conv(name, src, w, b, conv.stride[0], conv.padding[0], conv.groups)
-
-    def pool(self, name: str, src: _Signal, k: int) -> _Signal:
-        """Per-channel k x k stride-k sum pooling (every pooling autosnn does is on spikes and
-        sums them: max-pool before its "any spike" node, avg-pool/GAP as spike counts)."""
+    def sum_pool(self, name: str, src: Signal, k: int) -> Signal:
         c, h, w = src.shape
+        if self._plain_convs:  # spikingjelly has no SumPool2d
+            return self.conv(name, src, diagonal_kernel(c, k, 1.0), None, k, 0)
         out = (c, h // k, w // k)
-        if self.compat in ("portable", "spikingjelly"):  # spikingjelly has no SumPool2d
-            zeros = np.zeros(c, dtype=np.float32)
-            return self.conv(name, src, diagonal_kernel(c, k, 1.0), zeros, k, 0)
         node = nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]),
                              padding=np.array([0, 0]))
         node.input_type = {"input": np.array(src.shape)}
         node.output_type = {"output": np.array(out)}
-        self.add(name, node, [src])
-        return _Signal(name, out)
+        self._add(name, node, [src])
+        return Signal(name, out)
 
-    # -- neurons --------------------------------------------------------------------------
-    def lif(self, name: str, srcs: list[_Signal], lif: nn.Module) -> _Signal:
-        if not isinstance(lif, PLIF):
-            raise layer_error(
-                name, TARGET, f"{type(lif).__name__} is not a spiking neuron (only PLIF maps to LIF)"
-            )
+    def neuron(self, name: str, srcs: Sequence[Signal], module: nn.Module) -> Signal:
+        """PLIF ``k = sigmoid(w)`` -> LIF(tau = dt / k, r = 1, v_leak = 0, v_reset = 0)."""
+        if not isinstance(module, PLIF):
+            raise layer_error(name, TARGET, f"{type(module).__name__} is not a spiking neuron "
+                              "(only PLIF maps to LIF)")
         shapes = {s.shape for s in srcs}
         if len(shapes) != 1:
             raise layer_error(name, TARGET, f"inputs of different shapes {sorted(shapes)}")
         shape = srcs[0].shape
-        k = float(torch.sigmoid(lif.w.detach().float()))  # the fp32 k the PyTorch neuron uses
+        k = float(torch.sigmoid(module.w.detach().float()))  # the fp32 k PyTorch uses
         node = nir.LIF(
             tau=np.full(shape, self.dt / k, dtype=np.float64),
             r=np.ones(shape, dtype=np.float64),
@@ -150,192 +147,108 @@ class _Builder:
             v_threshold=np.full(shape, self.v_threshold, dtype=np.float64),
             v_reset=np.zeros(shape, dtype=np.float64),
         )
-        self.add(name, node, srcs)
-        return _Signal(name, shape)
+        self._add(name, node, srcs)
+        return Signal(name, shape)
 
-    def any_spike(self, name: str, src: _Signal) -> _Signal:
+    def any_spike(self, name: str, src: Signal) -> Signal:
         """1 where the (non-negative integer) window sum is >= 1: exact under > and >=."""
         shape = src.shape
-        if self.compat == "nir":
+        if self.compat in ("nir", "strict"):
             node: nir.NIRNode = nir.Threshold(threshold=np.full(shape, 0.5, dtype=np.float64))
         else:  # v += dt * r * I = I, fires on 0.5, reset to 0: the same function, one step
-            node = nir.IF(
-                r=np.full(shape, 1.0 / self.dt, dtype=np.float64),
-                v_threshold=np.full(shape, 0.5, dtype=np.float64),
-                v_reset=np.zeros(shape, dtype=np.float64),
-            )
-        self.add(name, node, [src])
-        return _Signal(name, shape)
+            node = nir.IF(r=np.full(shape, 1.0 / self.dt, dtype=np.float64),
+                          v_threshold=np.full(shape, 0.5, dtype=np.float64),
+                          v_reset=np.zeros(shape, dtype=np.float64))
+        self._add(name, node, [src])
+        return Signal(name, shape)
+
+    def flatten(self, name: str, src: Signal) -> Signal:
+        node = nir.Flatten(input_type={"input": np.array(src.shape)}, start_dim=0, end_dim=-1)
+        self._add(name, node, [src])
+        return Signal(name, (int(np.prod(src.shape)),))
+
+    def linear(self, name: str, src: Signal, weight: Tensor | np.ndarray,
+               bias: Tensor | None) -> Signal:
+        w = _np(weight)
+        node = nir.Linear(weight=w) if bias is None else nir.Affine(weight=w, bias=_np(bias))
+        self._add(name, node, [src])
+        return Signal(name, (int(w.shape[0]),))
 
 
-# -- layer walkers ----------------------------------------------------------------------------
+def graph_metadata(net: SpikingNet, *, compat: str, dt: float, geq: bool,
+                   preprocess: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a consumer needs beside the weights: time (T, dt, discretisation, threshold and reset
+    conventions), how to prepare inputs (``preprocess``: dataset, class names, encoding,
+    normalisation), and what the network is (space, genotype, producer version)."""
+    import autosnn
 
-
-def _block(b: _Builder, name: str, m: nn.Module, x: _Signal) -> _Signal:
-    if isinstance(m, SCB):
-        h = b.lif(f"{name}.lif1", [b.convbn(f"{name}.conv1", x, m.conv1)], m.lif1)
-        return b.lif(f"{name}.lif2", [b.convbn(f"{name}.conv2", h, m.conv2)], m.lif2)
-    if isinstance(m, SRB):
-        h = b.lif(f"{name}.lif1", [b.convbn(f"{name}.conv1", x, m.conv1)], m.lif1)
-        main = b.convbn(f"{name}.conv2", h, m.conv2)
-        if isinstance(m.shortcut, nn.Identity):
-            short = x
-        elif isinstance(m.shortcut, ConvBN):
-            short = b.convbn(f"{name}.shortcut", x, m.shortcut)
-        else:
-            raise layer_error(f"{name}.shortcut", TARGET, f"unknown shortcut {type(m.shortcut)}")
-        return b.lif(f"{name}.lif2", [main, short], m.lif2)
-    if isinstance(m, Skip):
-        if m.reduce is None or m.lif is None:
-            return x  # identity: an edge, no node, no spikes
-        if isinstance(m.reduce, ConvBN):
-            cur = [b.convbn(f"{name}.reduce", x, m.reduce)]
-        elif isinstance(m.reduce, FactorizedReduce):
-            cur = _factorized_reduce(b, f"{name}.reduce", m.reduce, x)
-        else:
-            raise layer_error(f"{name}.reduce", TARGET, f"unknown reduce {type(m.reduce)}")
-        return b.lif(f"{name}.lif", cur, m.lif)
-    if isinstance(m, SIB):
-        h = b.lif(f"{name}.lif1", [b.convbn(f"{name}.expand", x, m.expand)], m.lif1)
-        h = b.lif(f"{name}.lif2", [b.convbn(f"{name}.depthwise", h, m.depthwise)], m.lif2)
-        return b.lif(f"{name}.lif3", [b.convbn(f"{name}.project", h, m.project)], m.lif3)
-    raise layer_error(name, TARGET, f"block type {type(m).__name__} has no NIR mapping")
-
-
-def _factorized_reduce(
-    b: _Builder, name: str, m: FactorizedReduce, x: _Signal
-) -> list[_Signal]:
-    """cat(conv_a(x), conv_b(shift(x))) -> BN as two convs into disjoint channels of one sum."""
-    cin = x.shape[0]
-    half = m.conv_a.out_channels
-    cout = 2 * half
-    zero_w = torch.zeros(cout, cin, 1, 1)
-    wa = zero_w.clone()
-    wa[:half] = m.conv_a.weight.detach()
-    wb1 = zero_w.clone()
-    wb1[half:] = m.conv_b.weight.detach()
-    fa, bias = fold_bn(wa, m.bn)  # bias on branch a covers every channel
-    fb, _ = fold_bn(wb1, m.bn)
-    # shifted 1x1 stride-2 conv == 2x2 stride-2 conv with the weight at kernel position (1, 1)
-    wb = np.zeros((cout, cin, 2, 2), dtype=np.float32)
-    wb[:, :, 1, 1] = fb[:, :, 0, 0]
-    if b.compat in ("norse", "portable"):  # one node: norse.from_nir's depth-first order
-        # mis-runs two parallel branches into one node
-        wb[:, :, 0, 0] = fa[:, :, 0, 0]
-        return [b.conv(name, x, wb, bias, 2, 0)]
-    a = b.conv(f"{name}.conv_a", x, fa, bias, 2, 0)
-    c = b.conv(f"{name}.conv_b", x, wb, np.zeros(cout, dtype=np.float32), 2, 0)
-    return [a, c]
-
-
-def _kernel(pool: nn.MaxPool2d | nn.AvgPool2d) -> int:
-    k = pool.kernel_size
-    return k if isinstance(k, int) else k[0]
-
-
-def _body_layer(b: _Builder, name: str, m: nn.Module, x: _Signal) -> _Signal:
-    if isinstance(m, Cell):
-        return _block(b, f"{name}.ops.{m.active}", m.ops[m.active], x)
-    if isinstance(m, SpikeMaxPool):
-        return b.any_spike(name, b.pool(f"{name}.sum", x, _kernel(m.pool)))
-    if isinstance(m, AvgPoolNeuron):
-        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, _kernel(m.pool))], m.lif)
-    if isinstance(m, GAPNeuron):
-        c, h, w = x.shape
-        if h != w:
-            raise layer_error(name, TARGET, f"global pooling of a non-square map {h}x{w}")
-        return b.lif(f"{name}.lif", [b.pool(f"{name}.pool", x, h)], m.lif)
-    if isinstance(m, ConvNeuron):
-        return b.lif(f"{name}.lif", [b.convbn(f"{name}.conv", x, m.conv)], m.lif)
-    if isinstance(m, nn.Sequential):
-        for i, sub in enumerate(m):
-            x = _body_layer(b, f"{name}.{i}", sub, x)
-        return x
-    raise layer_error(name, TARGET, f"layer type {type(m).__name__} has no NIR mapping")
-
-
-def _stem(b: _Builder, net: SpikingNet, x: _Signal) -> _Signal:
-    stem = net.stem
-    if stem.crop:
-        c = x.shape[0]
-        crop = 2 * stem.crop + 1  # picks the centre pixel: out[i, j] = x[i + crop, j + crop]
-        w = np.zeros((c, c, crop, crop), dtype=np.float32)
-        for ch in range(c):
-            w[ch, ch, stem.crop, stem.crop] = 1.0
-        x = b.conv("stem.crop", x, w, np.zeros(c, dtype=np.float32), 1, 0)
-    h = b.lif("stem.lif", [b.convbn("stem.conv", x, stem.conv)], stem.lif)
-    for i, sub in enumerate(stem.extra):
-        h = _body_layer(b, f"stem.extra.{i}", sub, h)
-    return h
-
-
-def _head(b: _Builder, net: SpikingNet, x: _Signal) -> _Signal:
-    flat = (int(np.prod(x.shape)),)
-    node = nir.Flatten(input_type={"input": np.array(x.shape)}, start_dim=0, end_dim=-1)
-    b.add("head.flatten", node, [x])
-    h = _Signal("head.flatten", flat)
-    for i, (fc, lif) in enumerate(zip(net.head.fcs, net.head.lifs)):
-        if fc.bias is not None:
-            fc_node: nir.NIRNode = nir.Affine(
-                weight=fc.weight.detach().float().numpy(), bias=fc.bias.detach().float().numpy()
-            )
-        else:
-            fc_node = nir.Linear(weight=fc.weight.detach().float().numpy())
-        b.add(f"head.fcs.{i}", fc_node, [h])
-        h = b.lif(f"head.lifs.{i}", [_Signal(f"head.fcs.{i}", (fc.out_features,))], lif)
-    classes = net.head.num_classes
-    vote = np.zeros((classes, 10 * classes), dtype=np.float32)
-    for c in range(classes):
-        vote[c, 10 * c : 10 * (c + 1)] = 0.1
-    b.add("head.vote", nir.Linear(weight=vote), [h])
-    return _Signal("head.vote", (classes,))
-
-
-def to_nir(
-    net: SpikingNet, *, compat: str = "nir", dt: float = DEFAULT_DT, geq_threshold: bool = False
-) -> nir.NIRGraph:
-    """The NIR graph of ``net`` (its active path, eval-mode BN statistics folded).
-
-    ``geq_threshold``: write ``v_threshold`` as the float32 number just below 1, so that strict
-    consumers (NIR, norse, our executor) fire exactly when autosnn does, including a membrane
-    value of exactly 1.0 (e.g. an avg-pool of an all-spiking window with ``k`` rounding to 1).
-    Not for spikingjelly, which already fires at equality.
-    """
-    if compat not in COMPAT:
-        raise ExportError(f"unknown NIR compat mode {compat!r}; choose from {', '.join(COMPAT)}")
-    if not dt > 0:
-        raise ExportError(f"dt must be > 0, got {dt}")
-    if geq_threshold and compat == "spikingjelly":
-        raise ExportError("geq_threshold is for strict consumers; spikingjelly fires at equality")
     cfg = net.config
-    b = _Builder(compat, float(dt), GEQ_THRESHOLD if geq_threshold else V_TH)
-    in_shape = tuple(int(v) for v in cfg.input_shape)
-    b.add("input", nir.Input(input_type={"input": np.array(in_shape)}), [])
-    x = _stem(b, net, _Signal("input", in_shape))
-    for i, layer in enumerate(net.body):
-        x = _body_layer(b, f"body.{i}", layer, x)
-    out = _head(b, net, x)
-    b.add("output", nir.Output(output_type={"output": np.array(out.shape)}), [out])
-    meta = {
+    in_shape = [int(v) for v in cfg.input_shape]
+    pre = dict(preprocess or {})
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
         "producer": "autosnn",
+        "autosnn_version": str(autosnn.__version__),
+        "T": int(cfg.timesteps),
         "dt": float(dt),
         "discretisation": "forward-euler",
-        "threshold": "v > v_threshold (NIR); autosnn fires on >="
-        + ("; v_threshold = float32 below 1, so > equals >= 1" if geq_threshold else ""),
+        "threshold": ("v > v_threshold (NIR, strict); autosnn fires on >= "
+                      + ("(v_threshold = float32 below 1: > equals >= 1)" if geq
+                         else "(they differ only when v lands exactly on v_threshold)")),
         "reset": "hard reset to v_reset = 0",
-        "input_presentation": "static image repeated every step" if len(in_shape) == 3 else "",
         "compat": compat,
+        "input_shape": in_shape,
+        "input_encoding": pre.get("encoding") or (
+            "events: one frame per step" if in_shape[0] == 2 else
+            "static: the same (normalised) image presented at every step"),
+        "output": "per-step votes (mean over T = class firing rates)",
         "kind": cfg.kind,
-        "name": cfg.name,
         "space": cfg.name if cfg.kind != "zoo" else "",
         "zoo": cfg.name if cfg.kind == "zoo" else "",
         "genotype": ",".join(net.genotype),
         "channels": int(cfg.channels),
         "classes": int(cfg.num_classes),
-        "T": int(cfg.timesteps),
-        "input_shape": list(in_shape),
-        "output": "per-step votes (mean over T = class firing rates)",
+        "preprocess_known": bool(pre),
+        "dataset": pre.get("dataset", ""),
+        "class_names": list(pre.get("classes", [])),
+        "mean": [float(v) for v in pre.get("mean", [])],
+        "std": [float(v) for v in pre.get("std", [])],
+        "pixel_scale": float(pre.get("scale", 0.0)),
+        "pad": int(pre.get("pad", 0)),
+        "preprocess": pre.get("recipe", "unknown: not recorded in the checkpoint"),
     }
+    return meta
+
+
+def to_nir(
+    net: SpikingNet,
+    *,
+    compat: str = "nir",
+    dt: float = DEFAULT_DT,
+    geq_threshold: bool = False,
+    preprocess: dict[str, Any] | None = None,
+) -> nir.NIRGraph:
+    """The NIR graph of ``net`` (its active path, eval-mode BN statistics folded), from the one
+    lowering walk (:func:`autosnn.core.lowering.lower_network`).
+
+    In memory the default is ``compat="nir"`` (SumPool2d and Threshold kept, what hwsim costs);
+    a file export (:func:`export_nir`) defaults to ``portable``. ``geq_threshold`` (implied by
+    ``strict``): ``v_threshold`` is the float32 just below 1, so strict consumers fire exactly
+    when autosnn does (not for spikingjelly, which already fires at equality).
+    """
+    if compat not in COMPAT:
+        raise ExportError(f"unknown NIR compat mode {compat!r}; choose from {', '.join(COMPAT)}")
+    if not dt > 0:
+        raise ExportError(f"dt must be > 0, got {dt}")
+    geq = geq_threshold or compat == "strict"
+    if geq and compat == "spikingjelly":
+        raise ExportError("geq_threshold is for strict consumers; spikingjelly fires at equality")
+    b = NirBuilder(compat, float(dt), GEQ_THRESHOLD if geq else V_TH)
+    try:
+        lower_network(b, net)
+    except LoweringError as exc:
+        raise ExportError(str(exc)) from None
+    meta = graph_metadata(net, compat=compat, dt=dt, geq=geq, preprocess=preprocess)
     try:
         graph = nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=meta, type_check=True)
     except Exception:  # NIR's shape inference is incomplete for pooling; our shapes are set
@@ -347,16 +260,18 @@ def export_nir(
     net: SpikingNet,
     path: str | Path,
     *,
-    compat: str = "nir",
+    compat: str = DEFAULT_COMPAT,
     dt: float = DEFAULT_DT,
     geq_threshold: bool = False,
+    preprocess: dict[str, Any] | None = None,
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
-    """Write the NIR graph of ``net`` to ``path`` (HDF5); returns the path."""
-    graph = to_nir(net, compat=compat, dt=dt, geq_threshold=geq_threshold)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nir.write(str(path), graph)
-    return path
+    """Write the NIR graph of ``net`` to ``path`` (HDF5, through a temp file renamed into place;
+    ``path`` may not be one of ``inputs``); returns the path."""
+    graph = to_nir(net, compat=compat, dt=dt, geq_threshold=geq_threshold, preprocess=preprocess)
+    with atomic_output(path, inputs=inputs) as tmp:
+        nir.write(str(tmp), graph)
+    return Path(path)
 
 
 def read_nir(path: str | Path) -> nir.NIRGraph:
