@@ -119,7 +119,7 @@ BOARD: dict[str, str] = {
 STEP_MODELS = ("barrier", "tick", "async")
 TOP_LEVEL = ("name", "description", *SCHEMA)
 OPTIONAL_TOP = ("base", "board")
-MAX_CORES_TOTAL = 1 << 22  # 4M cores: beyond any built system; keeps arrays within memory
+MAX_CORES_TOTAL = 1 << 18  # 262,144 cores or routers: beyond the boards modelled, within memory
 FIGURE_KEYS = ("value", "source", "assumed", "assumption")
 _EXPECTED = {
     "count": "a positive integer",

@@ -103,17 +103,26 @@ def _pair(value: object, name: str, where: str) -> tuple[int, int]:
     return (int(arr[0]), int(arr[1]))
 
 
+MAX_NEURONS = 1 << 28  # 268 M per layer: beyond any chip system hwsim models
+
+
+def _checked(shape: tuple[int, ...], name: str, where: str) -> tuple[int, ...]:
+    if int(np.prod(shape, dtype=object)) > MAX_NEURONS:
+        raise HwsimInputError(where, name, f"at most {MAX_NEURONS} neurons per node (got {shape})")
+    return shape
+
+
 def _node_shape(node: nir.NIRNode, name: str, where: str) -> tuple[int, ...]:
     for attr in ("input_type", "output_type"):
         types = getattr(node, attr, None) or {}
         for value in types.values():
             shape = tuple(int(v) for v in np.atleast_1d(np.asarray(value)).ravel())
             if shape and all(s > 0 for s in shape):
-                return shape
+                return _checked(shape, name, where)
     for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold"):
         value = getattr(node, attr, None)
         if value is not None and np.ndim(value) > 0:
-            return tuple(int(s) for s in np.shape(value))
+            return _checked(tuple(int(s) for s in np.shape(value)), name, where)
     raise HwsimInputError(where, name, "a node with a known neuron shape (input_type or tau)")
 
 
@@ -230,10 +239,17 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
         src = layers.get(name)
         if src is None or src.kind == "output":
             continue
-        # walk through pass-through nodes, remembering the (single) weight node on the path
+        # walk through pass-through nodes, remembering the (single) weight node on the path;
+        # each (node, weight node) state is visited once, so k parallel pass-through paths cost
+        # k steps (not 2^k) and reach a layer through one weight node once (not once per path)
         stack: list[tuple[str, str | None]] = [(m, None) for m in succ[name]]
+        seen: set[tuple[str, str | None]] = set()
         while stack:
-            node_name, via = stack.pop()
+            state = stack.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            node_name, via = state
             if node_name in layers:
                 node = nodes[via] if via is not None else None
                 projections.append(_projection(src, layers[node_name], via or "", node, where))
@@ -249,6 +265,8 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
                 via = node_name
             stack.extend((m, via) for m in succ[node_name])
     ordered = tuple(layers[n] for n in order if n in layers)
+    if not any(la.kind == "neuron" for la in ordered):
+        raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
     return Network(ordered, tuple(projections), graph_timesteps(graph, where))
 
 

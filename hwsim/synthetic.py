@@ -9,6 +9,7 @@ reaches rho >= 1; for uniform random traffic that is the bisection bound rate = 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from hwsim.mesh import Mesh, xy_links
 
 PATTERNS = ("uniform", "transpose", "hotspot")
+MAX_ROUTERS = 1024  # all-pairs traffic is N^2 flows x mean hops link entries: 32x32 is ~20 M
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,15 @@ def synthetic(
     hotspot_fraction: float = 0.2,
 ) -> SyntheticResult:
     """Analytic load, latency and saturation of a synthetic pattern under XY routing."""
-    if rate < 0:
-        raise ValueError(f"rate must be non-negative packets/node/cycle, got {rate}")
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"rate must be a finite, non-negative packets/node/cycle, got {rate}")
+    for name, value in (("router_cycles", router_cycles), ("link_cycles", link_cycles)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite, non-negative number, got {value}")
+    if not 0 <= hotspot_fraction <= 1:  # also refuses nan
+        raise ValueError(f"hotspot fraction must be in [0, 1], got {hotspot_fraction}")
+    if rows * cols > MAX_ROUTERS:
+        raise ValueError(f"mesh {rows}x{cols}: at most {MAX_ROUTERS} routers (N^2 flows)")
     mesh = Mesh(rows, cols)
     n = mesh.n_routers
     t = traffic_matrix(mesh, pattern, rate, hotspot_fraction)
@@ -97,7 +106,7 @@ def synthetic(
     mean_latency = None
     if not saturated:
         wait = load / (2.0 * (1.0 - load))
-        path_wait = np.bincount(k, weights=wait[link], minlength=w.size)
+        path_wait = np.bincount(k, weights=wait[link], minlength=w.size).astype(np.float64)
         path_wait += wait[mesh.n_links + s] + wait[mesh.n_links + n + d]
         mean_latency = float((w * (zero_load + path_wait)).sum() / total) if total > 0 else zl_mean
     sat_rate = rate / max_rho if max_rho > 0 else float("inf")

@@ -369,7 +369,7 @@ def test_speck_more_layers_than_cores_is_infeasible() -> None:
         prev = f"l{i}"
     rec = estimate(nir.NIRGraph(nodes=nodes, edges=edges), None, "speck")
     assert not rec.feasible
-    assert any("needs 10 cores" in r for r in rec.reasons)
+    assert any("10 spiking layers > 9 cores" in r for r in rec.reasons)
 
 
 # --- too big, fan-in -----------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Hostile inputs: each one is a one-line error (exit code 2 at the CLI) or simply works."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hwsim import HwsimInputError, estimate, load_chip, network_from_nir
+from hwsim.chip import builtin_chip_dir
+from hwsim.cli import app
+from tests.test_hwsim_cli import assert_one_line_error, tiny_graph
+from tests.test_hwsim_model import lif
+
+runner = CliRunner()
+
+
+def diamonds(k: int) -> nir.NIRGraph:
+    """A -> k diamonds of two parallel Scale paths -> B: 2^k distinct paths from A to B."""
+    nodes: dict[str, nir.NIRNode] = {
+        "input": nir.Input(input_type={"input": np.array([4])}),
+        "A": lif((4,)),
+        "w": nir.Linear(weight=np.ones((4, 4))),
+        "B": lif((4,)),
+        "output": nir.Output(output_type={"output": np.array([4])}),
+    }
+    edges = [("input", "A"), ("B", "output")]
+    prev = "A"
+    for i in range(k):
+        for side in ("l", "r"):
+            nodes[f"s{i}{side}"] = nir.Scale(scale=np.ones(4))
+            edges.append((prev, f"s{i}{side}"))
+        nodes[f"j{i}"] = nir.Scale(scale=np.ones(4))
+        edges += [(f"s{i}l", f"j{i}"), (f"s{i}r", f"j{i}")]
+        prev = f"j{i}"
+    edges += [(prev, "w"), ("w", "B")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def test_parallel_pass_through_paths_are_walked_once() -> None:
+    t0 = time.perf_counter()
+    net = network_from_nir(diamonds(40))  # 2^40 paths if walked path by path
+    assert time.perf_counter() - t0 < 2.0
+    projs = [p for p in net.projections if p.src == "A"]
+    assert len(projs) == 1  # one projection A -> B through w, not one per path
+    rec = estimate(net, None, "loihi2")
+    # 4 A neurons x 0.1 spikes/step x 8 steps, each reaching the 4 B neurons once
+    assert rec.layers[1].name == "A" and rec.synops == pytest.approx(4 * 0.8 * 4 + 4 * 0.8)
+
+
+def test_graph_without_nodes_is_an_error_not_feasible(tmp_path: Path) -> None:
+    path = tmp_path / "empty.nir"
+    nir.write(str(path), nir.NIRGraph(nodes={}, edges=[]))
+    assert_one_line_error(runner.invoke(app, ["estimate", str(path)]), str(path), "nodes")
+
+
+def test_huge_input_node_is_refused(tmp_path: Path) -> None:
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([10**6, 10**6])}),
+            "A": lif((2,)),
+        },
+        edges=[],
+    )
+    with pytest.raises(HwsimInputError, match="at most"):
+        network_from_nir(graph)
+
+
+def _profile(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chip.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_chip_with_huge_mesh_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
+    data["mesh"]["rows"] = {"value": 10**8, "source": "hostile"}
+    path = _profile(tmp_path, yaml.safe_dump(data))
+    with pytest.raises(HwsimInputError, match="mesh"):
+        load_chip(path)
+
+
+def test_duplicate_yaml_key_is_refused(tmp_path: Path) -> None:
+    text = (builtin_chip_dir() / "generic-mesh.yaml").read_text()
+    path = _profile(tmp_path, text + "name: again\n")
+    with pytest.raises(HwsimInputError, match="duplicate"):
+        load_chip(path)
+
+
+def test_deeply_nested_yaml_is_one_error(tmp_path: Path) -> None:
+    path = _profile(tmp_path, "name: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(HwsimInputError) as err:
+        load_chip(path)
+    assert str(path) in str(err.value)
+
+
+def test_exponent_without_dot_or_sign_reads_as_a_number(tmp_path: Path) -> None:
+    text = (builtin_chip_dir() / "generic-mesh.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["routing"]["link_bandwidth_spikes_per_s"] = {"value": "PLACEHOLDER", "source": "t"}
+    dumped = yaml.safe_dump(data).replace("PLACEHOLDER", "3.44e9")
+    chip = load_chip(_profile(tmp_path, dumped))
+    assert chip.link_bandwidth_spikes_per_s == 3.44e9
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rate", "nan"],
+        ["--rate", "inf"],
+        ["--router-cycles", "-5"],
+        ["--link-cycles", "nan"],
+        ["--mesh", "100x100"],
+        ["--hotspot-fraction", "nan", "--pattern", "hotspot"],
+    ],
+)
+def test_synthetic_bad_options_are_one_line_errors(args: list[str]) -> None:
+    assert_one_line_error(runner.invoke(app, ["synthetic", *args]))
+
+
+@pytest.mark.parametrize("args", [["--rate", "0"], ["--mesh", "1x1"]])
+def test_synthetic_edge_cases_work(args: list[str]) -> None:
+    res = runner.invoke(app, ["synthetic", "--json", *args])
+    assert res.exit_code == 0, res.output
+    assert '"saturated": false' in res.stdout
+
+
+def test_timesteps_option_against_graph_metadata_is_one_line_error(tmp_path: Path) -> None:
+    g = tiny_graph()
+    graph = nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata={"T": 4})
+    path = tmp_path / "t4.nir"
+    nir.write(str(path), graph)
+    res = runner.invoke(app, ["estimate", str(path), "--timesteps", "8"])
+    assert_one_line_error(res, "8", "T = 4")
