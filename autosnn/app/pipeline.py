@@ -23,6 +23,7 @@ from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
 from autosnn.data import DatasetSplits
+from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
 from autosnn.search.outputs import write_json
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
@@ -79,7 +80,8 @@ def run_supernet(
     start = time.perf_counter()
     result = train_supernet(
         net, splits.train, train, out=out, resume=resume,
-        extra={"data": data.to_dict(), "dataset": info.name}, reporter=reporter,
+        extra={"data": data.to_dict(), "dataset": info.name, "preprocess": preprocessing_meta(info)},
+        reporter=reporter,
     )
     write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
                                                "resumed": resume})
@@ -246,6 +248,7 @@ def run_search(
         model = extract_winner(net, tuple(w["genotype"].split(",")), neuron="plif")
         autosnn.save(model, out / f"winner-{key}.pt", extra={
             "winner": w, "data": data.to_dict(), "inherited": not ann,
+            "preprocess": preprocess_from_extra(extra),
         })
     title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
              f"{extra.get('dataset')}: {len(entries)} candidates")
@@ -330,7 +333,8 @@ def run_train(
         "test_samples": result.samples, "train_seconds": train_s, "eval_seconds": eval_s,
     }
     autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
-        "model", "data", "test_accuracy", "test_spikes", "test_samples")})
+        "model", "data", "test_accuracy", "test_spikes", "test_samples")}
+        | {"preprocess": preprocessing_meta(splits.info)})
     write_json(out / "train.json", summary)
     reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
                  f"({result.samples} samples); wrote {out / MODEL_FILE}")
