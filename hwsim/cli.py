@@ -36,6 +36,11 @@ class Placement(StrEnum):
     spread = "spread"
 
 
+class Engine(StrEnum):
+    analytic = "analytic"
+    sanafe = "sanafe"
+
+
 class Pattern(StrEnum):
     uniform = "uniform"
     transpose = "transpose"
@@ -188,12 +193,21 @@ def estimate_cmd(
         bool,
         typer.Option(help="check the drain time per step against the cycle-level simulator"),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="sanafe: also simulate on SANA-FE (optional GPL-3.0 extra) with hwsim's mapping, "
+            "the profile's figures and the same input, and compare per timestep"
+        ),
+    ] = Engine.analytic,
 ) -> None:
     """Map NET onto a chip and estimate traffic, congestion, timestep time and energy."""
     try:
         spec = load_chip(chip)
         network = read_network(net)
         act = _activity(network, activity, rate, timesteps)
+        if engine is Engine.sanafe:
+            return _sanafe_estimate(net, spec, act, placement.value, as_json)
         record = estimate(network, act, spec, placement=placement.value, max_cores=max_cores)
     except HwsimInputError as exc:
         raise _fail(str(exc)) from None
@@ -239,6 +253,28 @@ def estimate_cmd(
         from hwsim.plot import plot_mesh  # matplotlib is slow to import; only when asked
 
         plot_mesh(record, plot)
+
+
+def _sanafe_estimate(net: Path, spec: Any, act: Any, placement: str, as_json: bool) -> None:
+    """`--engine sanafe`: hwsim on SANA-FE's spikes beside SANA-FE (imported only here)."""
+    from hwsim.sanafe_engine import SanafeMissingError, compare_file
+
+    try:
+        cmp = compare_file(net, spec, act, placement=placement)
+    except HwsimInputError as exc:
+        raise _fail(str(exc)) from None
+    except (SanafeMissingError, ValueError) as exc:
+        raise _fail(f"--engine sanafe: {exc}") from None
+    if as_json:
+        out = cmp.hwsim.to_dict()
+        out["sanafe"] = cmp.to_dict()
+        typer.echo(json.dumps(_jsonable(out), indent=2))
+        return
+    _print_record(cmp.hwsim)
+    table = Table("per timestep", "hwsim", "SANA-FE", "hwsim / SANA-FE", title=cmp.sanafe.arch)
+    for row in cmp.rows():
+        table.add_row(*row)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def _activity(network: Any, activity: Path | None, rate: float, timesteps: int | None) -> Any:

@@ -89,6 +89,14 @@ def _figure(chip: ChipSpec, name: str, fallback: str | None = None) -> float:
     return float(value or 0.0)
 
 
+def _sync(chip: ChipSpec) -> dict[str, Any]:
+    """SANA-FE's end-of-step sync: the profile's barrier table by tiles in use, else fixed."""
+    table = getattr(chip, "latency_barrier_by_tiles_s", None)
+    if table:
+        return {"sync_model": "table", "latency_sync": {int(k): float(v) for k, v in table}}
+    return {"sync_model": "fixed", "latency_sync": chip.latency_barrier_s}
+
+
 def sanafe_arch(chip: ChipSpec) -> ArchBinding:
     """Translate an hwsim profile into a SANA-FE architecture with the same per-event figures.
 
@@ -96,8 +104,8 @@ def sanafe_arch(chip: ChipSpec) -> ArchBinding:
     `energy_process_spike`; neuron update (every neuron, every step) -> soma `access_neuron`;
     state update -> soma `update_neuron`; spike fired -> soma `spike_out`; message sent ->
     axon-out; delivery (router + message-in) -> axon-in; link hop -> tile hop (all four
-    directions); barrier -> a fixed `latency_sync`. Static power and hwsim's per-route router
-    latency have no SANA-FE counterpart; a tick (`step_model: tick`) is not modelled by SANA-FE.
+    directions); barrier (or its table by tiles) -> `latency_sync`. Static power and hwsim's
+    per-route router latency have no SANA-FE counterpart; SANA-FE models no tick (`tick` steps).
     """
     if getattr(chip, "n_chips", 1) > 1:
         raise ValueError(f"{chip.name}: a board of several chips has no SANA-FE counterpart")
@@ -192,8 +200,7 @@ def sanafe_arch(chip: ChipSpec) -> ArchBinding:
                 "width": chip.cols,
                 "height": chip.rows,
                 "link_buffer_size": 16,
-                "sync_model": "fixed",
-                "latency_sync": chip.latency_barrier_s,
+                **_sync(chip),
             },
             "tile": [{"name": f"tile[0..{chip.n_routers - 1}]", "attributes": hop, "core": [core]}],
         }
@@ -372,16 +379,20 @@ def _bias_of(proj: Projection, node: nir.NIRNode | None, size: int) -> np.ndarra
 def input_raster(activity: Activity, net: Network) -> dict[str, np.ndarray]:
     """(T, N) bool spike raster per input layer from per-sample counts, spikes spread evenly.
 
-    act.npz stores counts, not spike times: a neuron with c spikes fires round(c) times at
-    evenly spaced steps (deterministic, so both engines see the same input).
+    A per-timestep activity of 0/1 counts is a spike train and is used as it is; otherwise (summed
+    counts, or per-step means over samples) a neuron with c spikes fires round(c) times at evenly
+    spaced steps (deterministic, so both engines see the same input).
     """
     T = activity.timesteps
     out = {}
     for la in net.layers:
         if la.kind != "input":
             continue
-        counts, _ = activity.counts_for(la.name, la.size)
-        n = np.clip(np.rint(counts), 0, T).astype(np.int64)
+        steps, measured = activity.steps_for(la.name, la.size)
+        if measured and np.isin(steps, (0.0, 1.0)).all():  # a recorded spike train: keep it
+            out[la.name] = np.asarray(steps, dtype=bool).copy()
+            continue
+        n = np.clip(np.rint(steps.sum(axis=0)), 0, T).astype(np.int64)
         raster = np.zeros((T, la.size), dtype=bool)
         for i in np.flatnonzero(n):
             steps = (np.floor((np.arange(n[i]) + 0.5) * T / n[i])).astype(np.int64)
@@ -682,6 +693,40 @@ class Comparison:
             "synops": h.synops / s.synaptic_events if s.synaptic_events else math.nan,
         }
 
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(quantity, hwsim, SANA-FE, hwsim / SANA-FE) per timestep, for a printed table."""
+        s, h, r = self.sanafe, self.hwsim, self.ratios()
+        T = h.timesteps
+        static = (h.energy_static_j or 0.0) / T
+        return [
+            (
+                "energy, dynamic (J/step)",
+                f"{self.hwsim_dynamic_j() / T:.4g}",
+                f"{s.energy_per_timestep_j:.4g}",
+                f"{r['energy_dynamic']:.3f}",
+            ),
+            ("energy, static (J/step)", f"{static:.4g}", "0 (not modelled)", ""),
+            (
+                "energy, total (J/step)",
+                f"{(h.energy_total_j or 0.0) / T:.4g}",
+                f"{s.energy_per_timestep_j:.4g}",
+                f"{r['energy_total']:.3f}",
+            ),
+            (
+                "time per timestep (s)",
+                f"{h.time_per_timestep_s or 0.0:.4g}",
+                f"{s.time_per_timestep_s:.4g}",
+                f"{r['time_per_timestep']:.3f}",
+            ),
+            (
+                "messages (to cores)",
+                f"{(h.messages or 0.0) - self.host_messages:.6g}",
+                str(s.packets),
+                f"{r['messages']:.3f}",
+            ),
+            ("synaptic ops", f"{h.synops:.6g}", str(s.synaptic_events), f"{r['synops']:.3f}"),
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         h = self.hwsim
         T = h.timesteps
@@ -702,6 +747,25 @@ class Comparison:
             },
             "ratio_hwsim_over_sanafe": self.ratios(),
         }
+
+
+def compare_file(
+    path: str | Path,
+    chip: ChipSpec,
+    activity: Activity,
+    *,
+    placement: str = "greedy",
+    arch: str | ArchBinding | None = None,
+) -> Comparison:
+    """`hwsim estimate --engine sanafe`: read the NIR file (weights are needed, not only the
+    structure hwsim keeps) and compare; input spikes come from the activity's input counts."""
+    import_sanafe()  # the missing extra is the first thing to report
+    try:
+        graph = nir.read(str(path))
+    except Exception as exc:  # h5py and nir raise many types; all mean "unreadable"
+        reason = type(exc).__name__
+        raise HwsimInputError(path, "file", f"a readable NIR (HDF5) graph ({reason})") from None
+    return compare(graph, chip, activity, placement=placement, arch=arch)
 
 
 def _host_messages(net: Network, counts: Mapping[str, np.ndarray]) -> float:
@@ -728,6 +792,10 @@ def compare(
     SANA-FE's own Loihi figures.
     """
     import_sanafe()
+    if placement == "spread":
+        raise ValueError(
+            "placement 'spread' re-splits layers; the sanafe engine maps the plain partition"
+        )
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     net = network_from_nir(graph)
     if isinstance(inputs, Activity):

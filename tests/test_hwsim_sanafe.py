@@ -341,4 +341,5 @@ def test_translation_carries_the_profiles_figures() -> None:
     assert (soma["energy_access_neuron"], soma["energy_update_neuron"]) == (51.2e-12, 21.6e-12)
     assert soma["energy_spike_out"] == 69.3e-12
     assert core["axon_out"][0]["attributes"]["energy_message_out"] == 111.0e-12
-    assert arch["attributes"]["latency_sync"] == 1.0e-6
+    assert arch["attributes"]["sync_model"] == "table"
+    assert arch["attributes"]["latency_sync"] == {1: 0.6e-6, 2: 1.0e-6, 4: 1.4e-6, 29: 1.8e-6}
