@@ -25,6 +25,8 @@ lazily, so the rest of hwsim (and autosnn) neither needs nor links it.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -259,6 +261,20 @@ def resolve_arch(arch: str | ArchBinding | None, chip: ChipSpec) -> ArchBinding:
     if arch == SANAFE_LOIHI:
         return sanafe_loihi_arch()
     raise ValueError(f"arch must be 'profile' or '{SANAFE_LOIHI}', got {arch!r}")
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what native code writes to file descriptor 1 to descriptor 2 meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextmanager
@@ -635,7 +651,8 @@ def run_sanafe(
             groups[p.src].connect_neurons_sparse(groups[p.dst], {"w": w.tolist()}, pairs)
         hw = sanafe.SpikingChip(loaded)
         hw.load(snn)
-        res = hw.sim(timesteps, spike_trace=True, processing_threads=1)
+        with _stdout_to_stderr():  # SANA-FE's C++ progress line would corrupt --json output
+            res = hw.sim(timesteps, spike_trace=True, processing_threads=1)
     index = {v: k for k, v in gname.items()}
     steps = {la.name: np.zeros((timesteps, la.size)) for la in net.layers if la.kind != "output"}
     for t, fired in enumerate(res["spike_trace"]):

@@ -8,6 +8,7 @@ tested either way.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 
 import nir
@@ -343,3 +344,37 @@ def test_translation_carries_the_profiles_figures() -> None:
     assert core["axon_out"][0]["attributes"]["energy_message_out"] == 111.0e-12
     assert arch["attributes"]["sync_model"] == "table"
     assert arch["attributes"]["latency_sync"] == {1: 0.6e-6, 2: 1.0e-6, 4: 1.4e-6, 29: 1.8e-6}
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+@needs_sanafe
+def test_cli_engine_sanafe_reports_both_engines(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    path = tmp_path / "dense.nir"
+    nir.write(str(path), dense_net())
+    args = ["estimate", str(path), "--chip", "loihi-sanafe", "--engine", "sanafe"]
+    res = CliRunner().invoke(app, [*args, "--rate", "0.2", "--timesteps", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)  # SANA-FE's own progress line goes to stderr
+    ratios = out["sanafe"]["ratio_hwsim_over_sanafe"]
+    assert ratios["synops"] == 1.0 and ratios["messages"] == 1.0
+    assert out["sanafe"]["sanafe"]["timesteps"] == 10 == out["timesteps"]
+
+
+def test_cli_engine_sanafe_without_the_extra_is_one_line(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    monkeypatch.setitem(sys.modules, "sanafe", None)
+    path = tmp_path / "dense.nir"
+    nir.write(str(path), dense_net())
+    res = CliRunner().invoke(app, ["estimate", str(path), "--chip", "loihi", "--engine", "sanafe"])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and INSTALL_HINT in lines[0], res.output
