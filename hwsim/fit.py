@@ -51,7 +51,7 @@ def scale_network(net: Network, width: int, kernel: int | None = None) -> Networ
     f = width / base_width(net)
     layers: dict[str, Layer] = {}
     for la in net.layers:
-        if la.kind == "neuron" and len(la.shape) == 3:
+        if la.kind != "input" and len(la.shape) == 3:
             c = max(1, round(la.shape[0] * f))
             layers[la.name] = Layer(la.name, la.kind, (c, *la.shape[1:]))
         else:

@@ -349,7 +349,9 @@ def place(part: Partition, traffic: np.ndarray, chip: ChipSpec, method: str) -> 
     if weighted_hops(greedy, traffic, chip) <= weighted_hops(sequential, traffic, chip):
         best = greedy
     if method in ("locality", "spread"):
-        best = _swap_refine(best, traffic, chip)
+        refined = _swap_refine(best, traffic, chip)
+        if weighted_hops(refined, traffic, chip) < weighted_hops(best, traffic, chip):
+            best = refined
     return best
 
 
@@ -377,13 +379,23 @@ def _swap_refine(core_of: np.ndarray, traffic: np.ndarray, chip: ChipSpec) -> np
         if p_idx.size == 0:
             break
         order = np.argsort(gain[p_idx, q_idx])
+        before = weighted_hops(core_of, traffic, chip)
+        trial = core_of.copy()
         used = np.zeros(n, dtype=bool)
         for k in order[: 4 * n]:
             p, q = int(p_idx[k]), int(q_idx[k])
             if used[p] or used[q]:
                 continue
             used[p] = used[q] = True
-            core_of[p], core_of[q] = core_of[q], core_of[p]
+            trial[p], trial[q] = trial[q], trial[p]
+        if weighted_hops(trial, traffic, chip) >= before:
+            # swaps that touch each other's neighbours need not add up: take only the best
+            p, q = int(p_idx[order[0]]), int(q_idx[order[0]])
+            trial = core_of.copy()
+            trial[p], trial[q] = trial[q], trial[p]
+            if weighted_hops(trial, traffic, chip) >= before:
+                break
+        core_of = trial
     return core_of
 
 
