@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from autosnn.core.network import SpikingNet
-from exporters.base import ExportError
-from exporters.nir_export import to_nir
+from exporters.base import ExportError, atomic_output
+from exporters.nir_export import DEFAULT_DT, graph_metadata, to_nir
 from exporters.nir_run import NIRModule
 
 OPSET = 17
@@ -48,12 +50,18 @@ class OnnxStep(nn.Module):
         return [torch.zeros(n, *s) for s in self.state_shapes]
 
 
-def export_onnx(net: SpikingNet, path: str | Path) -> Path:
-    """Write the single-step ONNX graph of ``net`` to ``path``; returns the path."""
+def export_onnx(
+    net: SpikingNet,
+    path: str | Path,
+    *,
+    preprocess: dict[str, Any] | None = None,
+    inputs: Sequence[str | Path] = (),
+) -> Path:
+    """Write the single-step ONNX graph of ``net`` to ``path`` (through a temp file renamed into
+    place; ``path`` may not be one of ``inputs``); returns the path. The step function is the
+    NIR graph's (one lowering), the metadata the NIR file's plus the state names."""
     import onnx
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     step = OnnxStep(net).eval()
     cfg = net.config
     x = torch.zeros(1, *cfg.input_shape)
@@ -61,26 +69,28 @@ def export_onnx(net: SpikingNet, path: str | Path) -> Path:
     in_names = ["x", *[f"v:{n}" for n in step.state_names]]
     out_names = ["votes", *[f"v_next:{n}" for n in step.state_names]]
     dyn = {name: {0: "batch"} for name in in_names + out_names}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
-        torch.onnx.export(
-            step, (x, *states), str(path), input_names=in_names, output_names=out_names,
-            dynamic_axes=dyn, opset_version=OPSET, dynamo=False,
-        )
-    model = onnx.load(str(path))
-    meta = {
-        "producer": "autosnn",
+    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in graph_metadata(
+        net, compat="onnx", dt=DEFAULT_DT, geq=True, preprocess=preprocess).items()}
+    meta.update({
         "timesteps": str(cfg.timesteps),
         "input_shape": json.dumps(list(cfg.input_shape)),
         "state_names": json.dumps(step.state_names),
         "config": cfg.to_json(),
         "semantics": "votes_t per step; mean over T = firing rates; fire at H >= 1; hard reset",
-    }
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.save(model, str(path))
-    return path
+    })
+    with atomic_output(path, inputs=inputs) as tmp:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
+            torch.onnx.export(
+                step, (x, *states), str(tmp), input_names=in_names, output_names=out_names,
+                dynamic_axes=dyn, opset_version=OPSET, dynamo=False,
+            )
+        model = onnx.load(str(tmp))
+        for k, v in meta.items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = k, v
+        onnx.save(model, str(tmp))
+    return Path(path)
 
 
 def run_onnx(
