@@ -29,7 +29,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -265,12 +265,14 @@ def resolve_arch(arch: str | ArchBinding | None, chip: ChipSpec) -> ArchBinding:
 
 @contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
-    """Send what native code writes to file descriptor 1 to descriptor 2 meanwhile."""
+    """Send what SANA-FE prints to stderr meanwhile: through Python's sys.stdout (pybind) and
+    straight to file descriptor 1 (C++)."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:
         os.dup2(2, 1)
-        yield
+        with redirect_stdout(sys.stderr):
+            yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
