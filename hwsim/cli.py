@@ -146,10 +146,11 @@ def _print_record(rec: CostRecord) -> None:
 
 
 def tradeoff_verdict(rows: tuple[dict[str, Any], ...]) -> str:
-    """Where spreading stops paying: the first budget that gains < 10 % over the one before."""
+    """Where spreading stops paying: the first budget where doubling the cores gains under
+    1.25x (ideal: 2x), or where the network drain becomes what binds the timestep."""
     for prev, row in itertools.pairwise(rows):
         gain = prev["time_per_timestep_s"] / row["time_per_timestep_s"]
-        if gain < 1.1:
+        if gain < 1.25 or row["bound"] == "network":
             return (
                 f"more cores stop paying at {prev['cores']} cores: {row['cores']} cores give "
                 f"{gain:.2f}x ({row['bound']}-bound, network {row['time_network_s']:.3g} s/step)"

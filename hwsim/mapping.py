@@ -403,16 +403,23 @@ def _greedy(traffic: np.ndarray, chip: ChipSpec, n: int) -> np.ndarray:
     """Place the piece most attached to those already placed on the free router that
     minimises its traffic-weighted distance to them (host pinned at router 0).
 
-    Only the routers nearest the host that the pieces need (twice over) are candidates, so a
-    board of many chips costs no more than the cores in use.
+    Candidates are the routers of the fewest chips that hold the pieces (nearest the host's chip
+    first), and of those the ones nearest the host, twice as many as needed: a board of many
+    chips costs no more than the cores in use, and no chip boundary is crossed needlessly.
     """
     w = traffic + traffic.T  # (n+1, n+1)
     table = chip.router_cores()  # (R, cpr)
     free_all = (table >= 0).sum(axis=1)
     rows_all, cols_all = router_positions(chip)
     d_host = rows_all + cols_all
+    # whole chips first (chip-to-chip links are the slow ones), nearest the host's chip first
+    chip_of = chip.chip_of_router(np.arange(chip.n_routers))
+    cr, cc = np.divmod(chip_of, chip.board_cols)
+    chips_needed = -(-n // chip.cores_per_chip)
+    chip_rank = np.argsort(np.argsort(cr + cc, kind="stable"), kind="stable")
+    in_chips = np.isin(chip_rank[chip_of], np.arange(chips_needed))
     order = np.lexsort((np.arange(chip.n_routers), d_host))
-    order = order[free_all[order] > 0]
+    order = order[(free_all[order] > 0) & in_chips[order]]
     need = np.searchsorted(np.cumsum(free_all[order]), n) + 1
     cand = np.sort(order[: max(2 * need, need + 16)])
     table, free = table[cand], free_all[cand]
