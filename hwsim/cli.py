@@ -246,7 +246,7 @@ def estimate_cmd(
                     f"{c.simulated_s:.4g}",
                     f"{c.ratio:.3f}",
                 )
-            Console(width=max(Console().width, 120)).print(table)
+            Console(width=max(Console().width, 150)).print(table)
     if plot is not None:
         if not record.feasible:
             typer.echo(f"note: no plot written to {plot}: the network does not fit", err=True)
@@ -275,7 +275,7 @@ def _sanafe_estimate(net: Path, spec: Any, act: Any, placement: str, as_json: bo
     table = Table("per timestep", "hwsim", "SANA-FE", "hwsim / SANA-FE", title=cmp.sanafe.arch)
     for row in cmp.rows():
         table.add_row(*row)
-    Console(width=max(Console().width, 120)).print(table)
+    Console(width=max(Console().width, 150)).print(table)
 
 
 def _activity(network: Any, activity: Path | None, rate: float, timesteps: int | None) -> Any:
@@ -466,6 +466,7 @@ def chips_cmd() -> None:
     """List the built-in chip profiles and their key figures (* = assumed, not published)."""
     table = Table(
         "chip",
+        "chips",
         "mesh",
         "cores",
         "neurons/core",
@@ -474,6 +475,7 @@ def chips_cmd() -> None:
         "E synop",
         "E hop",
         "static",
+        "step",
     )
     for name in list_chips():
         c = load_chip(name)
@@ -484,6 +486,7 @@ def chips_cmd() -> None:
         mem = c.synapse_memory_bits_per_core
         table.add_row(
             name,
+            f"{c.board_rows}x{c.board_cols}" if c.board_name else "1",
             mark("mesh.rows", f"{c.rows}x{c.cols}x{c.cores_per_router}"),
             mark("mesh.cores_total", str(c.n_cores)),
             mark("core.neurons_per_core", str(c.neurons_per_core)),
@@ -495,8 +498,9 @@ def chips_cmd() -> None:
             mark("energy.energy_synop_j", f"{c.energy_synop_j * 1e12:.3g} pJ"),
             mark("energy.energy_hop_j", f"{c.energy_hop_j * 1e12:.3g} pJ"),
             mark("energy.power_static_w", f"{c.power_static_w * 1e3:.3g} mW"),
+            mark("timing.step_model", c.step_model),
         )
-    Console(width=max(Console().width, 120)).print(table)
+    Console(width=max(Console().width, 150)).print(table)
 
 
 @app.command("synthetic")
