@@ -414,10 +414,10 @@ def _greedy(traffic: np.ndarray, chip: ChipSpec, n: int) -> np.ndarray:
     d_host = rows_all + cols_all
     # whole chips first (chip-to-chip links are the slow ones), nearest the host's chip first
     chip_of = chip.chip_of_router(np.arange(chip.n_routers))
-    cr, cc = np.divmod(chip_of, chip.board_cols)
+    cr, cc = np.divmod(np.arange(chip.n_chips), chip.board_cols)
     chips_needed = -(-n // chip.cores_per_chip)
-    chip_rank = np.argsort(np.argsort(cr + cc, kind="stable"), kind="stable")
-    in_chips = np.isin(chip_rank[chip_of], np.arange(chips_needed))
+    chip_rank = np.argsort(np.argsort(cr + cc, kind="stable"), kind="stable")  # per chip
+    in_chips = chip_rank[chip_of] < chips_needed
     order = np.lexsort((np.arange(chip.n_routers), d_host))
     order = order[(free_all[order] > 0) & in_chips[order]]
     need = np.searchsorted(np.cumsum(free_all[order]), n) + 1

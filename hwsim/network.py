@@ -126,6 +126,13 @@ def _node_shape(node: nir.NIRNode, name: str, where: str) -> tuple[int, ...]:
     raise HwsimInputError(where, name, "a node with a known neuron shape (input_type or tau)")
 
 
+def _channel_diagonal(weight: np.ndarray) -> bool:
+    """True when output channel c only reads input channel c (weight[o, i] == 0 for o != i)."""
+    c = weight.shape[0]
+    off = np.abs(weight).sum(axis=(2, 3))  # (Cout, Cin)
+    return bool(np.all(off[~np.eye(c, dtype=bool)] == 0))
+
+
 def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where: str) -> Projection:
     in_chw = src.chw
     if isinstance(node, nir.Conv2d):
@@ -151,6 +158,19 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
                 where, f"{via}.weight", f"Cin/groups*groups = {in_chw[0]} (from {src.name})"
             )
         pool = False
+        if groups == 1 and out_c == in_chw[0] > 1 and _channel_diagonal(weight):
+            # a depthwise conv (or a sum pool) written as a dense one with zero cross-channel
+            # kernels, as portable NIR files do: cost it as what it is, not Cin-fold the synapses
+            groups = out_c
+            k0 = weight[0, 0]
+            pool = (
+                stride == kernel
+                and padding == (0, 0)
+                and dilation == (1, 1)
+                and bool(np.all(k0 == k0.flat[0]))
+                and k0.flat[0] > 0
+                and all(np.array_equal(weight[c, c], k0) for c in range(out_c))
+            )
     else:
         kernel = _pair(node.kernel_size, f"{via}.kernel_size", where)
         stride = _pair(node.stride, f"{via}.stride", where)

@@ -276,3 +276,35 @@ def test_mesh_plot_writes_one_picture_per_used_chip(tmp_path: Path) -> None:
 def test_bad_board_section_names_the_field() -> None:
     with pytest.raises(HwsimInputError, match="board.chip_cols"):
         profile({"chip_rows": 1})
+
+
+def test_channel_diagonal_conv_is_costed_as_the_pool_it_is() -> None:
+    """Portable NIR writes a 2x2 sum pool as a dense Conv2d with zero cross-channel kernels."""
+    c = 3
+    weight = np.zeros((c, c, 2, 2))
+    for i in range(c):
+        weight[i, i] = 1.0
+    pool = nir.Conv2d(
+        input_shape=(4, 4),
+        weight=weight,
+        stride=2,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=np.zeros(c),
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([c, 4, 4])}),
+            "A": lif((c, 4, 4)),
+            "p": pool,
+            "B": lif((c, 2, 2)),
+        },
+        edges=[("input", "A"), ("A", "p"), ("p", "B")],
+    )
+    proj = next(p for p in network_from_nir(graph).projections if p.via == "p")
+    assert proj.pool and proj.groups == c
+    rec = estimate(graph, None, "loihi2")
+    # each B neuron reads its own channel's 2x2 window: 4 synapses, not 3 x 4
+    b = next(la for la in rec.layers if la.name == "B")
+    assert b.synops_in == pytest.approx(c * 4 * 4 * 0.1 * 8)  # every A spike lands once
