@@ -308,3 +308,20 @@ def test_channel_diagonal_conv_is_costed_as_the_pool_it_is() -> None:
     # each B neuron reads its own channel's 2x2 window: 4 synapses, not 3 x 4
     b = next(la for la in rec.layers if la.name == "B")
     assert b.synops_in == pytest.approx(c * 4 * 4 * 0.1 * 8)  # every A spike lands once
+
+
+def test_greedy_on_a_board_stays_on_as_few_chips_as_needed() -> None:
+    board = dict(
+        chip_rows=2,
+        chip_cols=2,
+        link_bandwidth_spikes_per_s=1e6,
+        latency_link_s=1e-7,
+        energy_hop_j=1e-9,
+    )
+    chip = profile(board, rows=2, cols=2, cores_total=4, neurons_per_core=128)
+    for placement in ("greedy", "locality"):
+        rec = estimate(heavy_graph(), None, chip, placement=placement)  # 8 pieces: 2 chips
+        assert rec.feasible and rec.chips_used == 2 and rec.cores_used == 8
+    small = profile(board, rows=2, cols=2, cores_total=4, neurons_per_core=512)
+    rec = estimate(heavy_graph(), None, small, placement="greedy")  # 2 pieces: 1 chip
+    assert rec.chips_used == 1 and rec.interchip_messages == 0
