@@ -1,17 +1,19 @@
 """Exporters of autosnn networks, looked up by name: ``nir``, ``onnx``, ``lava``.
 
 >>> from exporters import get_exporter
->>> get_exporter("nir").export(net, "net.nir", compat="norse")
+>>> export(net, "nir", "net.nir", preprocess=record)
 
-Each exporter is an :class:`Exporter` (name, default file suffix, option names, and a function
-``export(net, path, **options) -> Path``, and a ``verify`` that runs the written file in its
-consumer); ``register_exporter`` adds one. Anything a target cannot
-express raises :class:`ExportError` naming the layer and the reason.
+Each exporter is an :class:`Exporter` (name, default file suffix, option names, a function
+``export(net, path, *, preprocess, inputs, **options) -> Path`` and a ``verify`` that runs the
+written file in every installed consumer of its format); ``register_exporter`` adds one. All start
+from the network's NIR graph (one lowering walk, :mod:`autosnn.core.lowering`), never from their
+own walk of the module tree. Anything a target cannot express raises :class:`ExportError` naming
+the layer and the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,17 @@ __all__ = [
 class Exporter:
     """A named export target and how to check a file it wrote against the PyTorch model.
 
-    ``verify(net, path, x, options) -> str`` runs the written file in its consumer on input ``x``
-    and returns a one-line agreement figure (the CLI's ``--verify``).
+    ``export(net, path, *, preprocess, inputs, **options) -> Path`` writes atomically and refuses
+    a ``path`` that is one of ``inputs``; ``verify(net, path, x) -> list[ConsumerCheck]`` runs the
+    written file in every installed consumer of its format on input ``x`` (the CLI's
+    ``--verify``).
     """
 
     name: str
     suffix: str
     options: tuple[str, ...]
     export: Callable[..., Path]
-    verify: Callable[[Any, Path, Any, dict[str, Any]], str]
+    verify: Callable[[Any, Path, Any], list[Any]]
     description: str = ""
 
 
@@ -65,8 +69,17 @@ def get_exporter(name: str) -> Exporter:
     return EXPORTERS.get(name)
 
 
-def export(net: Any, target: str, path: str | Path, **options: Any) -> Path:
-    """Export ``net`` to ``target`` at ``path``; options not used by the target are an error."""
+def export(
+    net: Any,
+    target: str,
+    path: str | Path,
+    *,
+    preprocess: dict[str, Any] | None = None,
+    inputs: Sequence[str | Path] = (),
+    **options: Any,
+) -> Path:
+    """Export ``net`` to ``target`` at ``path`` (never onto one of ``inputs``), recording the
+    ``preprocess`` record; options not used by the target are an error."""
     exp = get_exporter(target)
     bad = [k for k, v in options.items() if k not in exp.options and v is not None]
     if bad:
@@ -74,7 +87,8 @@ def export(net: Any, target: str, path: str | Path, **options: Any) -> Path:
             f"option(s) {', '.join(bad)} do not apply to --to {target}; "
             f"it accepts: {', '.join(exp.options) or 'none'}"
         )
-    return exp.export(net, path, **{k: v for k, v in options.items() if v is not None})
+    kw = {k: v for k, v in options.items() if v is not None}
+    return exp.export(net, path, preprocess=preprocess, inputs=tuple(inputs), **kw)
 
 
 def _nir(net: Any, path: str | Path, **kw: Any) -> Path:
@@ -83,12 +97,10 @@ def _nir(net: Any, path: str | Path, **kw: Any) -> Path:
     return export_nir(net, path, **kw)
 
 
-def _verify_nir(net: Any, path: Path, x: Any, options: dict[str, Any]) -> str:
-    from exporters.verify import compare_nir
+def _verify_nir(net: Any, path: Path, x: Any) -> list[Any]:
+    from exporters.verify import check_nir_file
 
-    check = compare_nir(net, x, geq_threshold=bool(options.get("geq_threshold")))
-    return (f"executor vs PyTorch on random input: spike mismatch rate "
-            f"{check.mismatch_rate:.2e} over {check.spikes_compared} spike values")
+    return check_nir_file(net, path, x)
 
 
 def _onnx(net: Any, path: str | Path, **kw: Any) -> Path:
@@ -97,39 +109,29 @@ def _onnx(net: Any, path: str | Path, **kw: Any) -> Path:
     return export_onnx(net, path, **kw)
 
 
-def _verify_onnx(net: Any, path: Path, x: Any, options: dict[str, Any]) -> str:
-    import torch
+def _verify_onnx(net: Any, path: Path, x: Any) -> list[Any]:
+    from exporters.verify import check_onnx_file
 
-    from exporters.onnx_export import run_onnx
-
-    with torch.no_grad():
-        want = net(x).numpy()
-    got, _ = run_onnx(path, x)
-    return f"onnxruntime vs PyTorch on random input: max abs diff {abs(got - want).max():.2e}"
+    return check_onnx_file(net, path, x)
 
 
 def _lava(net: Any, path: str | Path, **kw: Any) -> Path:
-    from exporters.lava_export import export_netx
+    from exporters.lava_export import export_lava
 
-    return export_netx(net, path, **kw)
+    return export_lava(net, path, **kw)
 
 
-def _verify_lava(net: Any, path: Path, x: Any, options: dict[str, Any]) -> str:
-    from exporters.lava_compat import lava_available
+def _verify_lava(net: Any, path: Path, x: Any) -> list[Any]:
+    from exporters.verify import check_lava_file
 
-    if not lava_available():
-        return "Lava not installed (make loihi): not verified"
-    from exporters.lava_run import compare_lava
-
-    rep = compare_lava(net, x, path)
-    worst = min(r["cosine"] for r in rep["layers"].values())
-    return (f"Lava fixed_pt vs PyTorch on random input: class agreement "
-            f"{rep['class_agreement']:.2f}, lowest per-layer cosine {worst:.3f}")
+    return check_lava_file(net, path, x)
 
 
 register_exporter(Exporter("nir", ".nir", ("compat", "dt", "geq_threshold"), _nir, _verify_nir,
-                           "NIR 1.0 graph (HDF5), BN folded, PLIF as LIF, forward Euler dt"))
+                           "NIR 1.0 graph (HDF5), portable by default (spikingjelly, norse, "
+                           "our runner), BN folded, PLIF as LIF, forward Euler dt"))
 register_exporter(Exporter("onnx", ".onnx", (), _onnx, _verify_onnx,
                            "single-timestep ONNX graph (x_t, v...) -> (votes_t, v...)"))
 register_exporter(Exporter("lava", ".h5", (), _lava, _verify_lava,
-                           "lava-dl netx HDF5 for Loihi 2 (8-bit weights, fixed-point CUBA)"))
+                           "Lava (Loihi 2): netx HDF5 for chains, a Lava process graph for "
+                           "residual networks (8-bit weights, fixed-point CUBA)"))

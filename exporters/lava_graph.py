@@ -12,8 +12,9 @@ Fixed point (per neuron, shared by all its synapses so that their sum is right):
 k = dt/tau; IF: decay 0, gain dt r; Threshold: memoryless, gain 1) becomes ``du = 4095`` (the
 current holds this step's input only), ``dv = round(decay * 4096)``, integer weights
 ``round(gain W s / 2) * 2`` in [-256, 254], ``bias = gain b s 64`` (mantissa/exponent),
-``vth = round(th s)``, where ``s`` is the largest power of two (<= 4096) keeping every weight of
-the neuron in 8 bits. Lava shifts synaptic input and the threshold by 6 bits, so ``s`` cancels.
+``vth = th s``, where ``s = vth / th`` with the largest integer ``vth`` (<= 4096) keeping every
+weight of the neuron in 8 bits (exact threshold, nearly the whole 8-bit range). Lava shifts
+synaptic input and the threshold by 6 bits, so ``s`` cancels.
 
 Timing: every synapse process delays by one step. A neuron whose sources arrive at different
 depths (a residual block: two synapse hops on the main path, one on the shortcut) would mix
@@ -69,6 +70,7 @@ class Neuron:
     synapses: list[Synapse] = field(default_factory=list)
     depth: int = 0
     relay: bool = False
+    fixed: dict | None = None  # integer parameters as read from a file (else quantised here)
 
 
 @dataclass
@@ -255,9 +257,15 @@ def _balance_depths(plan: LavaPlan) -> None:
 
 def quantise_neuron(n: Neuron) -> dict:
     """Integer parameters of one neuron population and its synapses (module docstring)."""
+    if n.fixed is not None:
+        return n.fixed
     peak = max((float(np.abs(s.weight).max()) * abs(n.gain) for s in n.synapses
                 if s.weight.size), default=0.0)
-    scale = MAX_SCALE if peak == 0 else 2 ** min(12, math.floor(math.log2(W_MAX / peak)))
+    # scale = vth / threshold with an integer vth as large as the 8-bit weights allow: the
+    # threshold is then exact and the weights use (nearly) the whole 8-bit range
+    vth = MAX_SCALE if peak == 0 else max(1, min(MAX_SCALE, math.floor(
+        n.threshold * W_MAX / peak)))
+    scale = vth / n.threshold
     weights = [(np.round(s.weight * n.gain * scale / 2) * 2).clip(W_MIN, W_MAX).astype(np.int32)
                for s in n.synapses]
     bias = sum((s.bias for s in n.synapses if s.bias is not None),
@@ -268,7 +276,7 @@ def quantise_neuron(n: Neuron) -> dict:
         exp += 1
     mant = np.round(bias_eff / 2**exp).clip(-4096, 4095).astype(np.int32)
     return {"weights": weights, "bias_mant": mant, "bias_exp": exp, "scale": scale,
-            "dv": int(round(n.decay * DECAY_UNITY)), "vth": max(1, int(round(n.threshold * scale)))}
+            "dv": int(round(n.decay * DECAY_UNITY)), "vth": int(vth)}
 
 
 # -- running in Lava ----------------------------------------------------------------------------

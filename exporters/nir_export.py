@@ -288,7 +288,9 @@ def _plain(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.ndarray):
-        return v.tolist()
+        return [_plain(e) for e in v.tolist()] if v.ndim else _plain(v.item())
+    if isinstance(v, list):
+        return [_plain(e) for e in v]
     if isinstance(v, np.generic):
         return v.item()
     return v

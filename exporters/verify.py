@@ -100,3 +100,87 @@ def compare_nir(
         diff / max(total, 1), per_layer, ties_only, out_diff, total,
         rate_sum / max(len(per_layer), 1),
     )
+
+
+# -- every installed consumer of a written file vs the PyTorch model ---------------------------
+
+
+@dataclass
+class ConsumerCheck:
+    """One consumer's run of an exported file against the PyTorch model on the same input."""
+
+    consumer: str
+    class_agreement: float = float("nan")  # same argmax class as PyTorch, fraction of samples
+    cosine: dict[str, float] = field(default_factory=dict)  # per spiking layer
+    mismatch: dict[str, float] = field(default_factory=dict)  # per-layer spike mismatch rate
+    skipped: str = ""  # why it did not run (not installed), empty when it ran
+    threshold: float = 0.99  # class agreement it must reach
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.skipped) or self.class_agreement >= self.threshold
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _from_agreement(name: str, a, threshold: float) -> ConsumerCheck:  # type: ignore[no-untyped-def]
+    return ConsumerCheck(name, a.class_agreement, dict(a.cosine), {}, "", threshold)
+
+
+def check_nir_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+    """Our executor, spikingjelly (``import_from_nir``) and norse (norse's node mapping wired
+    in topological order) on the written ``.nir`` file."""
+    from exporters.interop import agreement, run_norse, run_reference, run_spikingjelly
+    from exporters.nir_export import read_nir
+
+    graph = read_nir(path)
+    T = net.timesteps if x.dim() == 4 else None
+    ref = model_run(net, x)
+    out = [_from_agreement("executor", agreement(ref, run_reference(graph, x, T)), 0.99)]
+    if _installed("spikingjelly"):
+        out.append(_from_agreement("spikingjelly", agreement(ref, run_spikingjelly(graph, x, T)),
+                                   0.99))
+    else:
+        out.append(ConsumerCheck("spikingjelly", skipped="not installed"))
+    if _installed("norse"):
+        run = run_norse(graph, x, T, loader="nir_to_torch")
+        out.append(_from_agreement("norse", agreement(ref, run), 0.99))
+    else:
+        out.append(ConsumerCheck("norse", skipped="not installed"))
+    return out
+
+
+def check_onnx_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+    """onnxruntime on the written step graph (class agreement of the firing rates)."""
+    if not _installed("onnxruntime"):
+        return [ConsumerCheck("onnxruntime", skipped="not installed")]
+    from exporters.onnx_export import run_onnx
+
+    with torch.no_grad():
+        want = net(x).numpy()
+    got, _ = run_onnx(path, x)
+    same = float((got.argmax(-1) == want.argmax(-1)).mean())
+    return [ConsumerCheck("onnxruntime", same, {}, {}, "", 0.99)]
+
+
+LAVA_AGREEMENT = 0.95  # fixed point (8-bit weights): statistical, not spike-exact, agreement
+
+
+def check_lava_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+    """Lava ``Loihi2SimCfg(select_tag="fixed_pt")`` on the written netx / process-graph file."""
+    from exporters.lava_compat import lava_available
+
+    if not lava_available():
+        return [ConsumerCheck("lava", skipped="not installed (make loihi)",
+                              threshold=LAVA_AGREEMENT)]
+    from exporters.lava_run import compare_lava
+
+    rep = compare_lava(net, x, path)
+    return [ConsumerCheck("lava", rep["class_agreement"],
+                          {k: v["cosine"] for k, v in rep["layers"].items()},
+                          {k: v["mismatch"] for k, v in rep["layers"].items()}, "",
+                          LAVA_AGREEMENT)]

@@ -1,21 +1,59 @@
-"""``autosnn export NET.pt --to nir|onnx|lava [-o PATH]``: a checkpoint to another format.
+"""``autosnn export NET.pt --to nir|onnx|lava [-o PATH] [--verify]``: a checkpoint to another format.
 
 The checkpoint is loaded with ``weights_only=True`` (:func:`autosnn.load`), so a file carrying
-pickled code is refused before anything in it runs. Targets come from the exporter registry.
+pickled code is refused before anything in it runs. Targets come from the exporter registry. The
+preprocessing record (how raw samples become the network's input) is taken from the checkpoint
+(or rebuilt from the dataset it names, or from ``--dataset``) and written into the export's
+metadata; without one the export is refused unless ``--allow-unknown-preprocess``. ``--verify``
+runs the written file in every installed consumer of its format on real test images (when the data
+set is present; synthetic input otherwise, and the output says so), prepared with only the
+recorded preprocessing, and exits 1 when a consumer's class agreement is below its threshold.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from autosnn.app.cli.app import app
 from autosnn.app.cli.common import choices
+from autosnn.core.errors import AutosnnError
 from exporters import list_exporters
 
 Target = choices("Target", list_exporters())
+DEFAULT_VERIFY_SAMPLES = 200
+
+
+def verification_input(net: Any, record: dict | None, n: int, data_dir: str | None,
+                       seed: int = 0) -> tuple[Any, Any, str]:
+    """``(x, labels or None, label)``: the first ``n`` test images of the recorded data set,
+    prepared with only the record (:func:`autosnn.data.preprocess.apply_preprocess`), or
+    synthetic input when the data set is not present."""
+    from autosnn.data.preprocess import apply_preprocess
+    from autosnn.data.registry import load_dataset
+    from exporters.verify import random_input
+
+    why = "no preprocessing record"
+    if record is not None:
+        try:
+            splits = load_dataset(record["dataset"], data_dir, limit=n)
+        except AutosnnError as exc:
+            why = f"{record['dataset']} not found ({str(exc).splitlines()[0][:80]}...)"
+        else:
+            if splits.info.synthetic:
+                why = f"{record['dataset']} is a synthetic data set"
+            raw = splits.test.inputs[:n]
+            x = apply_preprocess(record, raw)
+            label = (f"{len(raw)} {record['dataset']} test images, prepared from the recorded "
+                     "preprocessing only")
+            if splits.info.synthetic:
+                label = f"SYNTHETIC: {len(raw)} samples of {record['dataset']}"
+            return x, splits.test.labels[:n], label
+    return (random_input(net, min(n, 8), seed=seed), None,
+            f"SYNTHETIC random input ({min(n, 8)} samples): {why}")
 
 
 def export_checkpoint(
@@ -26,27 +64,71 @@ def export_checkpoint(
     compat: str | None = None,
     dt: float | None = None,
     geq_threshold: bool = False,
+    dataset: str | None = None,
+    allow_unknown_preprocess: bool = False,
     verify: bool = False,
+    verify_samples: int = DEFAULT_VERIFY_SAMPLES,
+    data_dir: str | None = None,
     seed: int = 0,
-) -> tuple[Path, str]:
-    """Load ``checkpoint`` safely and export it; returns (path written, one-line summary)."""
+) -> tuple[Path, list[str], bool]:
+    """Load ``checkpoint`` safely and export it; returns (path written, report lines, whether
+    every verification passed)."""
     import autosnn
+    from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
+    from autosnn.data.registry import get_spec
     from exporters import export, get_exporter
 
     exp = get_exporter(target)  # unknown targets fail before the checkpoint is read
+    if verify_samples < 1:
+        raise AutosnnError(f"--verify-samples {verify_samples}: expected >= 1")
     net = autosnn.load(checkpoint)
+    if dataset is not None:
+        record: dict | None = preprocessing_meta(get_spec(dataset).info)
+    else:
+        record = preprocess_from_extra(getattr(net, "extra", {}))
+    lines = []
+    if record is None:
+        msg = (f"{checkpoint}: field extra.preprocess: the checkpoint does not record how inputs "
+               "are prepared (normalisation, encoding, dataset)")
+        if not allow_unknown_preprocess:
+            raise AutosnnError(msg + "; name the data set with --dataset, or pass "
+                               "--allow-unknown-preprocess")
+        print(f"WARNING: {msg}; the export says 'preprocess unknown' and other tools will feed "
+              "it wrong inputs", file=sys.stderr)
+    elif tuple(record["input_shape"]) != tuple(net.config.input_shape):
+        raise AutosnnError(f"{checkpoint}: the network takes {tuple(net.config.input_shape)}, "
+                           f"data set {record['dataset']} gives {tuple(record['input_shape'])}")
     out = output if output is not None else Path(checkpoint).with_suffix(exp.suffix)
-    path = export(net, target, out, compat=compat, dt=dt, geq_threshold=geq_threshold or None)
-    summary = f"wrote {path} ({target}"
+    path = export(net, target, out, preprocess=record, inputs=(checkpoint,), compat=compat,
+                  dt=dt, geq_threshold=geq_threshold or None)
+    head = f"wrote {path} ({target}"
     if compat:
-        summary += f", compat={compat}"
-    summary += ")"
+        head += f", compat={compat}"
+    if record is not None:
+        head += f"; inputs: {record['dataset']}, {record['recipe']}"
+    lines.append(head + ")")
+    ok = True
     if verify:
-        from exporters.verify import random_input
-
-        options = {"compat": compat, "dt": dt, "geq_threshold": geq_threshold}
-        summary += "; " + exp.verify(net, path, random_input(net, 2, seed=seed), options)
-    return path, summary
+        x, _, label = verification_input(net, record, verify_samples, data_dir, seed)
+        lines.append(f"verify on {label}:")
+        for check in exp.verify(net, path, x):
+            if check.skipped:
+                lines.append(f"  {check.consumer}: skipped ({check.skipped})")
+                continue
+            verdict = "ok" if check.passed else "BELOW THRESHOLD"
+            lines.append(f"  {check.consumer}: class agreement with PyTorch "
+                         f"{100 * check.class_agreement:.1f}% (threshold "
+                         f"{100 * check.threshold:.0f}%) {verdict}")
+            if check.cosine:
+                worst = min(check.cosine, key=check.cosine.get)  # type: ignore[arg-type]
+                lines.append(f"    per-layer cosine of time-averaged spikes: min "
+                             f"{check.cosine[worst]:.4f} ({worst})")
+                for name, cos in check.cosine.items():
+                    extra = (f"  spike mismatch {check.mismatch[name]:.4f}"
+                             if name in check.mismatch else "")
+                    lines.append(f"      {name}: {cos:.4f}{extra}")
+            ok = ok and check.passed
+    return path, lines, ok
 
 
 @app.command("export")
@@ -57,12 +139,14 @@ def export_cmd(
     ] = Target("nir"),
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="output file (default: NET with .nir/.onnx/.h5)"),
+        typer.Option("-o", "--output", help="output file (default: NET with .nir/.onnx/.h5); "
+                     "never the checkpoint itself"),
     ] = None,
     compat: Annotated[
         str | None,
-        typer.Option(help="NIR only: restrict to a consumer's primitives: nir, norse, "
-                     "spikingjelly, or portable (one file both load)"),
+        typer.Option(help="NIR only: portable (default: spikingjelly, norse and our runner load "
+                     "it), strict (Threshold nodes, fires exactly at H >= 1), nir, norse, "
+                     "spikingjelly"),
     ] = None,
     dt: Annotated[
         float | None, typer.Option(help="NIR only: Euler step dt in seconds (default 1e-4)")
@@ -72,14 +156,34 @@ def export_cmd(
         typer.Option(help="NIR only: v_threshold = float32 just below 1, so strict consumers "
                      "fire exactly at H >= 1 like autosnn (not for spikingjelly)"),
     ] = False,
-    verify: Annotated[
-        bool, typer.Option(help="compare the export with the PyTorch model on random input")
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="data set the network was trained on, for checkpoints that do not "
+                     "record their preprocessing"),
+    ] = None,
+    allow_unknown_preprocess: Annotated[
+        bool, typer.Option(help="export even when the preprocessing is unknown (warns)")
     ] = False,
-    seed: Annotated[int, typer.Option(help="seed of the --verify input")] = 0,
+    verify: Annotated[
+        bool, typer.Option(help="run the written file in every installed consumer on test "
+                           "images and compare with PyTorch; exit 1 below the threshold")
+    ] = False,
+    verify_samples: Annotated[
+        int, typer.Option(help="test images for --verify (Lava: about 1 s per timestep)")
+    ] = DEFAULT_VERIFY_SAMPLES,
+    data_dir: Annotated[
+        str | None, typer.Option(help="data folder for --verify (default: $AUTOSNN_DATA)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of synthetic --verify input")] = 0,
 ) -> None:
-    """Export a trained network to NIR, ONNX (single timestep) or Lava netx HDF5."""
-    _, summary = export_checkpoint(
+    """Export a trained network to NIR, ONNX (single timestep) or Lava (Loihi 2)."""
+    _, lines, ok = export_checkpoint(
         checkpoint=checkpoint, target=to.value, output=output, compat=compat, dt=dt,
-        geq_threshold=geq_threshold, verify=verify, seed=seed,
+        geq_threshold=geq_threshold, dataset=dataset,
+        allow_unknown_preprocess=allow_unknown_preprocess, verify=verify,
+        verify_samples=verify_samples, data_dir=data_dir, seed=seed,
     )
-    typer.echo(summary)
+    for line in lines:
+        typer.echo(line)
+    if not ok:
+        raise typer.Exit(1)
