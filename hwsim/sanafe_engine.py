@@ -108,9 +108,10 @@ def sanafe_arch(chip: ChipSpec) -> ArchBinding:
     axon-out; delivery (router + message-in) -> axon-in; link hop -> tile hop (all four
     directions); barrier (or its table by tiles) -> `latency_sync`. Static power and hwsim's
     per-route router latency have no SANA-FE counterpart; SANA-FE models no tick (`tick` steps).
+    A board's chips tile into one SANA-FE mesh whose chip-to-chip links cost on-chip hops
+    (SANA-FE has per-tile hop figures only).
     """
-    if getattr(chip, "n_chips", 1) > 1:
-        raise ValueError(f"{chip.name}: a board of several chips has no SANA-FE counterpart")
+    rows, cols = system_mesh(chip)
     inputs = chip.neurons_per_core
     hop = {}
     for d in ("north", "east", "south", "west"):
@@ -199,12 +200,12 @@ def sanafe_arch(chip: ChipSpec) -> ArchBinding:
             "name": f"hwsim_{chip.name}",
             "attributes": {
                 "topology": "mesh",
-                "width": chip.cols,
-                "height": chip.rows,
+                "width": cols,
+                "height": rows,
                 "link_buffer_size": 16,
                 **_sync(chip),
             },
-            "tile": [{"name": f"tile[0..{chip.n_routers - 1}]", "attributes": hop, "core": [core]}],
+            "tile": [{"name": f"tile[0..{rows * cols - 1}]", "attributes": hop, "core": [core]}],
         }
     }
     return ArchBinding(
@@ -214,21 +215,47 @@ def sanafe_arch(chip: ChipSpec) -> ArchBinding:
         input_soma="inputs[{}]",
         inputs_per_core=inputs,
         synapse={"dense": "dense_synapse", "identity": "dense_synapse", "conv": "conv_synapse"},
-        rows=chip.rows,
-        cols=chip.cols,
+        rows=rows,
+        cols=cols,
         cores_per_tile=chip.cores_per_router,
     )
 
 
-def sanafe_loihi_arch() -> ArchBinding:
-    """SANA-FE's own Loihi architecture file, read from the installed package (not copied)."""
+def system_mesh(chip: ChipSpec) -> tuple[int, int]:
+    """(rows, cols) of routers over the whole system: a board's chips tile into one mesh."""
+    return int(getattr(chip, "mesh_rows", chip.rows)), int(getattr(chip, "mesh_cols", chip.cols))
+
+
+def core_position(chip: ChipSpec, core: int) -> tuple[int, int, int]:
+    """(router row, router col, slot at the router) of hwsim core `core` in the system mesh."""
+    _, cols = system_mesh(chip)
+    if hasattr(chip, "router_of_core"):
+        router = int(chip.router_of_core(np.array([core]))[0])
+        slot = int(core) % chip.cores_per_chip % chip.cores_per_router
+    else:
+        router, slot = divmod(int(core), chip.cores_per_router)
+    row, col = divmod(router, cols)
+    return row, col, slot
+
+
+def sanafe_loihi_arch(mesh: tuple[int, int] | None = None) -> ArchBinding:
+    """SANA-FE's own Loihi architecture file, read from the installed package (not copied).
+
+    `mesh` (rows, cols of tiles) widens it for a board of Loihi chips tiled into one mesh; SANA-FE
+    has per-tile hop figures only, so links between chips cost what on-chip hops cost there.
+    """
     sanafe = import_sanafe()
     path = Path(str(resources.files(sanafe.__name__).joinpath("examples", "loihi.yaml")))
     description = yaml.safe_load(path.read_text())
     attrs = description["architecture"]["attributes"]
     tile = description["architecture"]["tile"][0]
+    name = f"SANA-FE Loihi ({path.name}, sanafe package)"
+    if mesh is not None and mesh != (int(attrs["height"]), int(attrs["width"])):
+        attrs["height"], attrs["width"] = mesh
+        tile["name"] = f"{tile['name'].split('[')[0]}[0..{mesh[0] * mesh[1] - 1}]"
+        name += f", tiled to {mesh[0]}x{mesh[1]} tiles"
     return ArchBinding(
-        name=f"SANA-FE Loihi ({path.name}, sanafe package)",
+        name=name,
         description=description,
         soma="loihi_lif",
         input_soma="loihi_inputs[{}]",
@@ -259,7 +286,7 @@ def resolve_arch(arch: str | ArchBinding | None, chip: ChipSpec) -> ArchBinding:
     if arch is None or arch == "profile":
         return sanafe_arch(chip)
     if arch == SANAFE_LOIHI:
-        return sanafe_loihi_arch()
+        return sanafe_loihi_arch(system_mesh(chip))
     raise ValueError(f"arch must be 'profile' or '{SANAFE_LOIHI}', got {arch!r}")
 
 
@@ -488,19 +515,22 @@ def _graph_dt(graph: nir.NIRGraph) -> float:
 
 
 def _host_cores(
-    binding: ArchBinding, used: dict[int, int], units: dict[int, int], need: int, capacity: int
+    chip: ChipSpec,
+    binding: ArchBinding,
+    used: dict[int, int],
+    units: dict[int, int],
+    need: int,
 ) -> list[tuple[int, int]]:
-    """(hwsim core, input neurons) for an input layer: tile 0 first (hwsim's host port), free
-    cores before shared ones, then outwards; a core holds `capacity` neurons and
+    """(hwsim core, input neurons) for an input layer: router 0 first (hwsim's host port), free
+    cores before shared ones, then outwards; a core holds `neurons_per_core` neurons and
     `inputs_per_core` input units at most (`used` / `units`: what each core holds already)."""
-    cpt = binding.cores_per_tile
-    n_cores = binding.rows * binding.cols * cpt
 
     def distance(core: int) -> int:
-        r = core // cpt
-        return r // binding.cols + r % binding.cols
+        row, col, _ = core_position(chip, core)
+        return row + col
 
-    order = sorted(range(n_cores), key=lambda k: (distance(k), k in used, k))
+    capacity = chip.neurons_per_core
+    order = sorted(range(chip.n_cores), key=lambda k: (distance(k), k in used, k))
     out = []
     for k in order:
         if need <= 0:
@@ -542,19 +572,17 @@ def run_sanafe(
         raise ValueError("every input raster needs the same number of timesteps")
     timesteps = T.pop()
     cpt = binding.cores_per_tile
-    n_cores = binding.rows * binding.cols * cpt
-    if getattr(spec, "n_chips", 1) > 1:
-        raise ValueError(f"{spec.name}: a board of several chips has no SANA-FE counterpart")
-    if (spec.rows, spec.cols, spec.cores_per_router) != (binding.rows, binding.cols, cpt):
+    n_cores = spec.n_cores
+    rows, cols = system_mesh(spec)
+    if (rows, cols, spec.cores_per_router) != (binding.rows, binding.cols, cpt):
         raise ValueError(
-            f"{spec.name}'s mesh {spec.rows}x{spec.cols}x{spec.cores_per_router} differs from "
+            f"{spec.name}'s mesh {rows}x{cols}x{spec.cores_per_router} differs from "
             f"the SANA-FE architecture's {binding.rows}x{binding.cols}x{cpt} (rows x cols x cores)"
         )
 
     def tile_core(core: int) -> tuple[int, int]:
-        router, local = divmod(int(core), cpt)
-        row, col = divmod(router, binding.cols)
-        return col * binding.rows + row, local  # SANA-FE: x = id // height, y = id % height
+        row, col, slot = core_position(spec, core)
+        return col * rows + row, slot  # SANA-FE: x = id // height, y = id % height
 
     used: dict[int, int] = {}
     piece_core: dict[str, np.ndarray] = {}
@@ -572,7 +600,6 @@ def run_sanafe(
         snn = sanafe.Network()
         groups: dict[str, Any] = {}
         gname = {la.name: f"g{i}" for i, la in enumerate(net.layers)}
-        capacity = spec.neurons_per_core
         units: dict[int, int] = {}
         for la in net.layers:
             if la.kind != "input":
@@ -582,7 +609,7 @@ def run_sanafe(
                 raise ValueError(f"input {la.name}: {la.size} neurons, raster has {raster.shape}")
             group = snn.create_neuron_group(gname[la.name], la.size, log_spikes=True)
             i = 0
-            for core, n in _host_cores(binding, used, units, la.size, capacity):
+            for core, n in _host_cores(spec, binding, used, units, la.size):
                 t, c = tile_core(core)
                 for unit in range(units.get(core, 0), units.get(core, 0) + n):
                     # one input unit per neuron: a SANA-FE input unit holds one spike train

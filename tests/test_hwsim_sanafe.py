@@ -346,6 +346,14 @@ def test_translation_carries_the_profiles_figures() -> None:
     assert arch["attributes"]["latency_sync"] == {1: 0.6e-6, 2: 1.0e-6, 4: 1.4e-6, 29: 1.8e-6}
 
 
+def test_translation_tiles_a_boards_chips_into_one_mesh() -> None:
+    chip = load_chip("loihi-nahuku32")  # 4x8 Loihi chips of 4x8 tiles each
+    binding = sanafe_arch(chip)
+    attrs = binding.description["architecture"]["attributes"]
+    assert (attrs["height"], attrs["width"]) == (binding.rows, binding.cols) == (16, 64)
+    assert binding.description["architecture"]["tile"][0]["name"] == "tile[0..1023]"
+
+
 # --- command line -------------------------------------------------------------------------------
 
 
