@@ -105,6 +105,9 @@ OPTIONAL: dict[str, dict[str, tuple[str, Any]]] = {
         "latency_message_s": ("number", 0.0),
         "latency_message_in_s": ("number", 0.0),
         "step_model": ("model", None),  # None: tick when timestep_s > 0, else barrier
+        # a core's receive work (messages in, synaptic events) and send work (neuron sweep,
+        # updates, spikes, messages out) overlap (time = the longer) instead of adding up
+        "core_overlap": ("bool", False),
         # {tiles: seconds}: barrier of the largest key <= routers in use (SANA-FE's table model)
         "latency_barrier_by_tiles_s": ("table", None),
     },
@@ -184,6 +187,7 @@ class ChipSpec:
     latency_message_s: float = 0.0
     latency_message_in_s: float = 0.0
     step_model: str = "barrier"
+    core_overlap: bool = False
     latency_barrier_by_tiles_s: tuple[tuple[int, float], ...] | None = None
     board_rows: int = 1  # chips on the board, as a grid
     board_cols: int = 1

@@ -485,15 +485,26 @@ def _work(net: Network, steps: dict[str, np.ndarray], fused: dict[str, str]) -> 
     return _Work(conv, dense, updates)
 
 
-def neuron_time(chip: ChipSpec, work: _Work, steps: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """(T, N) seconds of core time each neuron costs per step (the serial core pipeline)."""
-    return (
+def neuron_time(
+    chip: ChipSpec, work: _Work, steps: dict[str, np.ndarray], name: str, part: str = "all"
+) -> np.ndarray:
+    """(T, N) seconds of core time each neuron costs per step.
+
+    `part="receive"`: synaptic events arriving; `"send"`: the neuron sweep, state updates and
+    spikes fired; `"all"`: both (a serial core pipeline).
+    """
+    receive = (
         work.syn_conv[name] * chip.latency_synop_conv_s
         + work.syn_dense[name] * chip.latency_synop_dense_s
-        + chip.latency_neuron_update_s
+    )
+    if part == "receive":
+        return receive
+    send = (
+        chip.latency_neuron_update_s
         + work.updates[name] * chip.latency_neuron_state_update_s
         + steps[name] * chip.latency_spike_s
     )
+    return send if part == "send" else receive + send
 
 
 def estimate(
@@ -721,21 +732,33 @@ def _estimate_mapped(
     t_path = np.where(live_steps, path0[None, :], 0.0).max(axis=1, initial=0.0)
     drain = np.where(drain_busy > 0, drain_busy + t_path, 0.0)
 
-    # per-timestep core work: synops, neuron sweep, state updates, spikes, messages in/out
-    core_time = np.zeros((T, n_pieces))
+    # per-timestep core work: receive side (messages in, synaptic events) and send side (neuron
+    # sweep, state updates, spikes, messages out); serial cores add them, overlapped ones
+    # (SANA-FE's Loihi: buffer at the soma) run them on two timelines and take the longer
+    recv_time = np.zeros((T, n_pieces))
+    send_time = np.zeros((T, n_pieces))
     for la in on_chip:
         idx = part.layer_pieces[la.name]
-        core_time[:, idx] += _piece_sum(part, la.name, neuron_time(chip, work, steps, la.name))
+        recv_time[:, idx] += _piece_sum(
+            part, la.name, neuron_time(chip, work, steps, la.name, "receive")
+        )
+        send_time[:, idx] += _piece_sum(
+            part, la.name, neuron_time(chip, work, steps, la.name, "send")
+        )
     if chip.latency_message_s > 0 or chip.latency_message_in_s > 0:
         src_ok = trees.src_piece < n_pieces
+        d_ok = trees.deliv_piece < n_pieces
         for t in range(T):
-            core_time[t] += chip.latency_message_s * np.bincount(
+            send_time[t] += chip.latency_message_s * np.bincount(
                 trees.src_piece[src_ok], weights=ws[t, src_ok], minlength=n_pieces
             )
-            d_ok = trees.deliv_piece < n_pieces
-            core_time[t] += chip.latency_message_in_s * np.bincount(
+            recv_time[t] += chip.latency_message_in_s * np.bincount(
                 trees.deliv_piece[d_ok], weights=ws[t, trees.deliv_tree[d_ok]], minlength=n_pieces
             )
+    if chip.core_overlap:
+        core_time = np.maximum(recv_time, send_time)
+    else:
+        core_time = recv_time + send_time
     compute = core_time.max(axis=1, initial=0.0)  # (T,)
     barrier = chip.barrier_s(int(np.unique(chip.router_of_core(core_of)).size))
     if chip.step_model == "async":

@@ -36,7 +36,7 @@ def profile(board: dict | None = None, **figures: object) -> ChipSpec:
     for key, value in figures.items():
         section = next((s for s in sections if key in data[s]), None)
         if section is None:
-            section = "timing" if key.startswith(("latency", "step")) else "energy"
+            section = "timing" if key.startswith(("latency", "step", "core_")) else "energy"
         data[section][key] = {"value": value, "source": "test"}
     if board is not None:
         data["board"] = {k: {"value": v, "source": "test"} for k, v in board.items()}
@@ -89,7 +89,7 @@ def test_measured_input_activity_is_used(tmp_path: Path) -> None:
 
 # --- model terms ---------------------------------------------------------------------------------
 def test_message_spike_and_state_update_terms_by_hand() -> None:
-    chip = profile(
+    figures = dict(
         rows=2,
         cols=2,
         cores_per_router=1,
@@ -114,6 +114,7 @@ def test_message_spike_and_state_update_terms_by_hand() -> None:
         latency_spike_s=1e-9,
         latency_message_s=1e-9,
     )
+    chip = profile(**figures)
     rec = estimate(two_layer_graph(), two_layer_activity(), chip, placement="sequential")
     # 22 dense synops x 2 pJ; 6 neurons x 2 steps x 2 pJ; state updates: per step A neurons
     # 0, 1, 2 and both B neurons receive input = 5 x 2 steps x 1 pJ; 8 spikes (A 7, B 1) x 5 pJ;
@@ -126,6 +127,14 @@ def test_message_spike_and_state_update_terms_by_hand() -> None:
     assert rec.energy_static_j == 0.0
     # busiest core B per step: 7 synops x 1 ns + 0.5 spikes x 1 ns + 0.5 messages x 1 ns
     assert rec.time_compute_s == pytest.approx(8e-9)
+    # overlapped cores: B's receive side (7 ns of synops) hides its send side (1 ns)
+    rec = estimate(
+        two_layer_graph(),
+        two_layer_activity(),
+        profile(**figures, core_overlap=True),
+        placement="sequential",
+    )
+    assert rec.time_compute_s == pytest.approx(7e-9)
 
 
 def test_static_energy_is_reported_apart_from_dynamic() -> None:
