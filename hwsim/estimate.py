@@ -546,8 +546,11 @@ def estimate(
     if defaults:
         assumptions.append("profile lacks " + ", ".join(defaults) + " (0 or the general figure)")
     part = partition(net, chip)
+    if max_cores is not None and len(part.pieces) > max_cores:
+        why = f"needs {len(part.pieces)} cores > the --max-cores budget of {max_cores}"
+        part = replace(part, reasons=(*part.reasons, why))
     work = _work(net, steps, part.fused)
-    if placement != "spread":
+    if placement != "spread" or part.reasons:
         return _estimate_mapped(net, steps, work, chip, part, placement, assumptions)
     per_neuron = {
         la.name: neuron_time(chip, work, steps, la.name).sum(axis=0)

@@ -170,6 +170,8 @@ def test_spread_cuts_the_busiest_core_and_reports_the_tradeoff() -> None:
     assert spread.time_per_timestep_s == min(r["time_per_timestep_s"] for r in spread.tradeoff)
     capped = estimate(heavy_graph(), None, chip, placement="spread", max_cores=4)
     assert capped.cores_used <= 4
+    too_few = estimate(heavy_graph(), None, chip, placement="spread", max_cores=1)
+    assert not too_few.feasible and "max-cores" in too_few.reasons[-1]
 
 
 def test_locality_never_adds_hops_over_greedy() -> None:
