@@ -26,6 +26,7 @@ from autosnn.data import DatasetSplits
 from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
 from autosnn.search.outputs import write_json
+from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 
 
@@ -46,10 +47,12 @@ def _training_setup(
     data: DataSpec, train: TrainConfig, out: Path
 ) -> tuple[DatasetSplits, ExecConfig]:
     """What both training stages do before building their network: create ``out``, load the
-    data, set up the fast training path and seed the weight initialisation."""
+    data, set up the fast training path, join torchrun's process group (if any) and seed the
+    weight initialisation (the same on every rank)."""
     out.mkdir(parents=True, exist_ok=True)
     splits = load_data(data)
     exec_cfg = configure(train.device, train.precision)  # the fast training path
+    distributed.init(exec_cfg.device)
     torch.manual_seed(train.seed)
     return splits, exec_cfg
 
@@ -62,8 +65,10 @@ def run_supernet(
     out: Path,
     resume: bool = False,
     reporter: Reporter | None = None,
+    sync_bn: bool = False,
 ) -> SupernetResult:
-    """Build the super-network of ``model.space`` and train it on D_train."""
+    """Build the super-network of ``model.space`` and train it on D_train (under torchrun: on
+    every rank, rank 0 writes; ``sync_bn``: batch norm over the global batch)."""
     reporter = reporter or Reporter(quiet=True)
     if not resume and (out / SUPERNET_FILE).exists():
         reporter.log(f"note: overwriting {out / SUPERNET_FILE}")
@@ -81,10 +86,12 @@ def run_supernet(
     result = train_supernet(
         net, splits.train, train, out=out, resume=resume,
         extra={"data": data.to_dict(), "dataset": info.name, "preprocess": preprocessing_meta(info)},
-        reporter=reporter,
+        reporter=reporter, sync_bn=sync_bn,
     )
-    write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
-                                               "resumed": resume})
+    if distributed.is_main():
+        write_json(out / "supernet-timing.json", {"seconds": time.perf_counter() - start,
+                                                   "resumed": resume,
+                                                   "processes": distributed.info().world})
     reporter.log(f"spikes_avg = {result.spikes_avg:,.0f}; wrote {out / SUPERNET_FILE}")
     return result
 
@@ -306,9 +313,11 @@ def run_train(
     out: Path,
     resume: bool = False,
     reporter: Reporter | None = None,
+    sync_bn: bool = False,
 ) -> dict:
     """Train an architecture from scratch on D_train, evaluate on the test split, write
-    ``out/model.pt`` (loadable by ``autosnn.load``/``export``) and ``out/train.json``."""
+    ``out/model.pt`` (loadable by ``autosnn.load``/``export``) and ``out/train.json``.
+    Under torchrun every rank trains; rank 0 evaluates and writes."""
     from autosnn.search.evaluate import evaluate
     from autosnn.train.fit import fit
 
@@ -321,10 +330,11 @@ def run_train(
     start = time.perf_counter()
     history = fit(net, splits.train, train, state_path=out / TRAIN_STATE_FILE, resume=resume,
                   fingerprint={"config": net.config.to_json(), "data": data.to_dict()},
-                  reporter=reporter)
+                  reporter=reporter, sync_bn=sync_bn)
     train_s = time.perf_counter() - start
     t0 = time.perf_counter()
-    result = evaluate(net, splits.test, batch_size=train.eval_batch_size)
+    result = distributed.broadcast_from_main(
+        lambda: evaluate(net, splits.test, batch_size=train.eval_batch_size))
     eval_s = time.perf_counter() - t0
     summary = {
         "model": what, "config": json.loads(net.config.to_json()), "data": data.to_dict(),
@@ -332,10 +342,11 @@ def run_train(
         "test_accuracy": result.accuracy, "test_spikes": result.spikes,
         "test_samples": result.samples, "train_seconds": train_s, "eval_seconds": eval_s,
     }
-    autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
-        "model", "data", "test_accuracy", "test_spikes", "test_samples")}
-        | {"preprocess": preprocessing_meta(splits.info)})
-    write_json(out / "train.json", summary)
+    if distributed.is_main():
+        autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
+            "model", "data", "test_accuracy", "test_spikes", "test_samples")}
+            | {"preprocess": preprocessing_meta(splits.info)})
+        write_json(out / "train.json", summary)
     reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
                  f"({result.samples} samples); wrote {out / MODEL_FILE}")
     return summary

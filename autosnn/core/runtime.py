@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import os
 import random
 from dataclasses import dataclass
 
@@ -40,16 +41,34 @@ def cpu_has_fast_bf16() -> bool:
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``auto``/None -> CUDA when available, else CPU; anything else must name a usable device."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def local_rank() -> int | None:
+    """``LOCAL_RANK`` when ``torchrun`` started this process as one of several, else None."""
     try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise AutosnnError(f"--device {device!r}: expected cpu, cuda, cuda:N or auto") from None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            return int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        pass
+    return None
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``auto``/None -> CUDA when available, else CPU; anything else must name a usable device.
+
+    Under torchrun (several processes) a bare ``cuda`` (or ``auto`` on a GPU machine) means this
+    process's own GPU, ``cuda:LOCAL_RANK``, so ``--nproc-per-node N`` uses N GPUs.
+    """
+    if device in (None, "", "auto"):
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise AutosnnError(f"--device {device!r}: expected cpu, cuda, cuda:N or auto") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise AutosnnError(f"--device {device}: CUDA is not available on this machine")
+    rank = local_rank()
+    if dev.type == "cuda" and dev.index is None and rank is not None:
+        dev = torch.device("cuda", rank % torch.cuda.device_count())
     return dev
 
 
@@ -114,12 +133,26 @@ class ExecConfig:
 DEFAULT_PRECISION = "fp32"  # bf16 becomes the default only after a measured accuracy comparison
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
+
+
 def compile_default() -> bool:
     """Compile the neuron kernel unless ``AUTOSNN_COMPILE=0`` (the test suite sets it: compiling
     costs 20-40 s per process, more than a tiny test run takes)."""
-    import os
+    return _env_flag("AUTOSNN_COMPILE")
 
-    return os.environ.get("AUTOSNN_COMPILE", "1").strip().lower() not in ("0", "false", "no")
+
+def channels_last_default() -> bool:
+    """channels_last convolutions unless ``AUTOSNN_CHANNELS_LAST=0``.
+
+    The channels_last (oneDNN) CPU kernels block over the batch, so a sample's convolution can
+    round differently in a batch of 12 than in a batch of 25; in a spiking network one ulp at
+    the threshold flips a spike. NCHW computes each sample the same way whatever the batch, so
+    a torchrun run that splits each batch over ranks equals one process exactly in NCHW
+    (``tests/test_distributed.py``), and equals it statistically in channels_last.
+    """
+    return _env_flag("AUTOSNN_CHANNELS_LAST")
 
 
 def configure(
@@ -127,17 +160,23 @@ def configure(
     precision: str = DEFAULT_PRECISION,
     *,
     compile_neurons: bool | None = None,
-    channels_last: bool = True,
+    channels_last: bool | None = None,
 ) -> ExecConfig:
-    """Set up the default training path once per process and return what was chosen."""
+    """Set up the default training path once per process and return what was chosen
+    (``None``: the environment's default, see :func:`compile_default`,
+    :func:`channels_last_default`)."""
     from autosnn.core.neuron import set_compiled
 
     if compile_neurons is None:
         compile_neurons = compile_default()
+    if channels_last is None:
+        channels_last = channels_last_default()
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
     if dev.type == "cpu":
         tune_allocator()
+    elif dev.type == "cuda":
+        torch.cuda.set_device(dev)  # nccl and the compiled kernels use the current device
     compiled = set_compiled(compile_neurons)
     return ExecConfig(dev, prec, channels_last, compiled)
 

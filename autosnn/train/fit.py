@@ -4,6 +4,10 @@ One epoch: shuffled, augmented mini-batches; for the super-network a path is dra
 batch (single-path uniform sampling). Loss = MSE(firing rates, one-hot) (+ optional spike
 regularisation). All randomness of epoch ``e`` is derived from ``(seed, e)``, so resuming from
 the checkpoint written after epoch ``e - 1`` replays exactly what an uninterrupted run does.
+
+Under ``torchrun`` the same loop runs on every rank with DistributedDataParallel: each rank
+trains on its slice of the same global batch, with the same path (see
+:mod:`autosnn.train.distributed`); rank 0 alone writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from autosnn.core.progress import Reporter
 from autosnn.core.runtime import precision_context
 from autosnn.core.spaces import Genotype
 from autosnn.data import Augment, TensorSplit, batches
+from autosnn.train import distributed
 
 # Called before each batch; returns the path to train (super-network) or None (fixed network).
 PathSampler = Callable[[], Genotype | None]
@@ -77,9 +82,16 @@ def train_epoch(
     *,
     sample_path: PathSampler | None = None,
     reporter: Reporter | None = None,
+    model: nn.Module | None = None,
 ) -> EpochStats:
-    """One pass over ``split``; returns the epoch's mean loss, accuracy and spikes per image."""
+    """One pass over ``split``; returns the epoch's mean loss, accuracy and spikes per image.
+
+    ``model`` is what runs the forward pass: ``net`` itself, or its DistributedDataParallel
+    wrapper under torchrun (then the statistics are those of the global batches, all ranks).
+    """
     device = next(net.parameters()).device
+    model = net if model is None else model
+    rank, world = distributed.info().rank, distributed.info().world
     net.train()
     augment = Augment(crop_pad=cfg.crop_pad, flip=cfg.flip, cutout=cfg.cutout)
     _keep_outputs(net, cfg.spike_reg > 0)
@@ -91,18 +103,26 @@ def train_epoch(
     task = reporter.start(f"epoch {epoch + 1}/{cfg.epochs}", n_batches) if reporter else None
     for x, y in batches(split, cfg.batch_size, shuffle=True, seed=epoch_seed(cfg.seed, epoch),
                         device=device, augment=augment):
-        if sample_path is not None:
+        if sample_path is not None:  # drawn before any skip: every rank stays on one sequence
             path = sample_path()
             if path is not None:
                 net.set_genotype(path)
+        n_global = y.shape[0]
+        part = distributed.shard(x, y, rank, world)
+        if part is None:  # a last batch smaller than the number of ranks
+            continue
+        x, y = part
         with precision_context(cfg.precision, device):
-            rates = net(x)  # (N, classes)
+            rates = model(x)  # (n, classes)
         target = nn.functional.one_hot(y, num_classes).to(rates.dtype)
         loss = nn.functional.mse_loss(rates.float(), target)
         if cfg.spike_reg > 0:
             loss = loss + cfg.spike_reg * spike_regulariser(net)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if world > 1:  # DDP averages over ranks: weight each slice by its share of the batch
+            (loss * (world * y.shape[0] / n_global)).backward()
+        else:
+            loss.backward()
         optimizer.step()
         n = y.shape[0]
         stats = torch.stack([loss.detach(), (rates.argmax(1) == y).sum().float(),
@@ -117,6 +137,10 @@ def train_epoch(
     _keep_outputs(net, False)
     if reporter and task is not None:
         reporter.finish(task)
+    if world > 1:
+        tot_loss, tot_correct, tot_spikes, seen_f = distributed.all_reduce_sum(
+            [tot_loss, tot_correct, tot_spikes, float(seen)])
+        seen = int(round(seen_f))
     seen = max(seen, 1)
     return EpochStats(epoch, tot_loss / seen, tot_correct / seen, tot_spikes / seen, seen,
                       time.perf_counter() - start)
@@ -144,49 +168,75 @@ def fit(
     sample_path_factory: Callable[[int], PathSampler] | None = None,
     fingerprint: dict | None = None,
     reporter: Reporter | None = None,
+    sync_bn: bool = False,
 ) -> list[EpochStats]:
     """Train ``net`` for ``cfg.epochs`` epochs, checkpointing after every epoch to ``state_path``.
 
     With ``resume`` and an existing ``state_path``, the weights, optimizer and history are
     restored and training continues at the next epoch (settings must match the checkpoint's).
     ``sample_path_factory(epoch)`` gives the path sampler of an epoch (super-network).
+    Under torchrun: DDP, rank 0 reads the resume state and hands it to the others, only rank 0
+    writes and reports; ``sync_bn`` normalises over the global batch instead of each rank's
+    slice (no effect in one process). ``net`` comes back unwrapped, with plain BatchNorm.
     """
+    dist_info = distributed.info()
+    reporter = reporter if dist_info.is_main else None
     optimizer = make_optimizer(net, cfg)
     history: list[EpochStats] = []
     fp = _fingerprint(cfg, fingerprint or {})
     start_epoch = 0
-    if resume and state_path.is_file():
+
+    def read_state() -> dict | None:
+        if not (resume and state_path.is_file()):
+            return None
         state = safe_torch_load(state_path)
         if state.get("fingerprint") != fp:
             raise CheckpointError(
                 f"{state_path}: was written with other settings; rerun without --resume "
                 f"or with the same options (saved: {state.get('fingerprint')})"
             )
+        return state
+
+    state = distributed.broadcast_from_main(read_state)
+    if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history = [EpochStats(**h) for h in json.loads(state["history"])]
         start_epoch = int(state["epoch"]) + 1
         if reporter:
             reporter.log(f"resumed from {state_path} after epoch {start_epoch}")
-    for epoch in range(start_epoch, cfg.epochs):
-        sampler = sample_path_factory(epoch) if sample_path_factory else None
-        stats = train_epoch(net, split, cfg, optimizer, epoch, sample_path=sampler,
-                            reporter=reporter)
-        history.append(stats)
-        atomic_torch_save(
-            {
-                "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "history": json.dumps([asdict(h) for h in history]),
-                "fingerprint": fp,
-            },
-            state_path,
-        )
-        if reporter:
-            reporter.log(
-                f"epoch {epoch + 1}/{cfg.epochs}: loss {stats.loss:.4f} acc "
-                f"{100 * stats.accuracy:.2f}% spikes/img {stats.spikes:,.0f} "
-                f"({stats.seconds:.0f} s)"
-            )
+    if dist_info.enabled and sync_bn:
+        distributed.convert_batchnorm(net)
+    model = distributed.wrap(net, find_unused=sample_path_factory is not None)
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            sampler = sample_path_factory(epoch) if sample_path_factory else None
+            stats = train_epoch(net, split, cfg, optimizer, epoch, sample_path=sampler,
+                                reporter=reporter, model=model)
+            history.append(stats)
+            if dist_info.is_main:
+                _save_state(net, optimizer, epoch, history, fp, state_path)
+            if reporter:
+                reporter.log(
+                    f"epoch {epoch + 1}/{cfg.epochs}: loss {stats.loss:.4f} acc "
+                    f"{100 * stats.accuracy:.2f}% spikes/img {stats.spikes:,.0f} "
+                    f"({stats.seconds:.0f} s)"
+                )
+    finally:
+        distributed.restore_batchnorm(net)
     return history
+
+
+def _save_state(net: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
+                history: list[EpochStats], fp: str, state_path: Path) -> None:
+    """The per-epoch resume checkpoint (weights, optimizer, history, settings fingerprint)."""
+    atomic_torch_save(
+        {
+            "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch,
+            "history": json.dumps([asdict(h) for h in history]),
+            "fingerprint": fp,
+        },
+        state_path,
+    )

@@ -38,6 +38,7 @@ from autosnn.core.spaces import GENOTYPES, list_spaces
 from autosnn.core.zoo import list_zoo
 from autosnn.data.spec import SPLITS, DataSpec
 from autosnn.search.fitness import FITNESS_FORMS
+from autosnn.train.distributed import env_info
 
 Dataset = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default fashion-mnist).")]
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with the dataset's files.")]
@@ -57,11 +58,12 @@ BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Mini-batch 
 Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N samples per split.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed (split, init, sampling, search).")]
 Out = Annotated[Path, typer.Option("--out", help="Output folder.")]
-Device = Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")]
 PresetOpt = Annotated[PresetName, typer.Option("--preset", help="Defaults: quick (minutes on a CPU) or paper.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")]
 Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+SyncBN = Annotated[bool, typer.Option("--sync-bn", help="Under torchrun: batch norm over the global batch (all ranks), not each rank's slice.")]
 
 
 def _data_spec(preset: Preset, dataset, data_dir, seed, limit, timesteps) -> DataSpec:  # type: ignore[no-untyped-def]
@@ -92,17 +94,18 @@ def supernet_cmd(
     limit: Limit = None,
     seed: Seed = 0,
     out: Out = Path("runs/nas"),
-    device: Device = "cpu",
+    device: Device = "auto",
     preset: PresetOpt = PresetName("paper"),
     resume: Resume = False,
     precision: Precision = None,
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
     spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
+    sync_bn: SyncBN = False,
     quiet: Quiet = False,
 ) -> None:
     """Train the weight-sharing super-network (single-path uniform sampling) -> OUT/supernet.pt."""
     p = get_preset(preset.value)
-    reporter = Reporter(quiet=quiet)
+    reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
         run_supernet(
             data=_data_spec(p, dataset, data_dir, seed, limit, timesteps),
@@ -110,7 +113,7 @@ def supernet_cmd(
                             neuron=neuron.value),
             train=_train_cfg(p.supernet, epochs=epochs, batch_size=batch_size, seed=seed,
                              device=device, precision=precision, spike_reg=spike_reg),
-            out=out, resume=resume, reporter=reporter,
+            out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
         )
     finally:
         reporter.close()
@@ -132,7 +135,7 @@ def search_cmd(
     batch_size: BatchSize = None,
     limit: Limit = None,
     seed: Seed = 0,
-    device: Device = "cpu",
+    device: Device = "auto",
     preset: PresetOpt = PresetName("paper"),
     resume: Resume = False,
     precision: Precision = None,
@@ -187,13 +190,14 @@ def train_cmd(
     limit: Limit = None,
     seed: Seed = 0,
     out: Out = Path("runs/train"),
-    device: Device = "cpu",
+    device: Device = "auto",
     preset: PresetOpt = PresetName("paper"),
     resume: Resume = False,
     precision: Precision = None,
     cutout: Annotated[int | None, typer.Option("--cutout", help="Cutout side (0 = off; default 16).")] = None,
     spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
+    sync_bn: SyncBN = False,
     quiet: Quiet = False,
 ) -> None:
     """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt."""
@@ -210,7 +214,7 @@ def train_cmd(
         spec = ModelSpec(space=space.value, channels=channels or p.channels, neuron=neuron.value,
                          timesteps=timesteps or p.timesteps, genotype=genotype,
                          zoo=model.value if model else None)
-    reporter = Reporter(quiet=quiet)
+    reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
         run_train(
             data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
@@ -218,7 +222,7 @@ def train_cmd(
             train=_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size, seed=seed,
                              device=device, precision=precision, spike_reg=spike_reg,
                              cutout=cutout),
-            out=out, resume=resume, reporter=reporter,
+            out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
         )
     finally:
         reporter.close()
@@ -233,7 +237,7 @@ def eval_cmd(
     batch_size: BatchSize = None,
     limit: Limit = None,
     seed: Seed = 0,
-    device: Device = "cpu",
+    device: Device = "auto",
     preset: PresetOpt = PresetName("paper"),
     precision: Precision = None,
     activity: Annotated[Path | None, typer.Option("--activity", help="Save per-neuron spike counts (npz).")] = None,
