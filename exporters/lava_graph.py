@@ -378,3 +378,53 @@ def run_plan(plan: LavaPlan, encoder_spikes: dict[str, np.ndarray], record: bool
     out = spikes[plan.readout_src].reshape(T, N, -1)
     votes = out @ plan.readout_weight.T.astype(np.float32)
     return spikes, votes
+
+
+def emulate_plan(plan: LavaPlan, encoder_spikes: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The plan's fixed-point arithmetic in torch, step by step (Lava's ``PyLifModelBitAcc``
+    and integer conv/dense), without Lava's per-step process overhead: a quick stand-in to
+    check a quantisation before the (slow) Lava run. Relays only delay, so time is aligned
+    here. Returns what :func:`run_plan` returns."""
+    import torch
+    import torch.nn.functional as F
+
+    first = next(iter(encoder_spikes.values()))
+    T, N = first.shape[:2]
+    spikes: dict[str, list] = {k: [torch.as_tensor(np.asarray(v)[t]).double() for t in range(T)]
+                               for k, v in encoder_spikes.items()}
+    params = {}
+    for n in plan.neurons.values():
+        q = quantise_neuron(n)
+        bias = np.asarray(q["bias_mant"], dtype=np.int64) << int(q["bias_exp"])
+        shape = (1, -1, 1, 1) if len(n.shape) == 3 else (1, -1)
+        params[n.name] = ([torch.as_tensor(w, dtype=torch.float64) for w in q["weights"]],
+                          torch.as_tensor(bias, dtype=torch.float64).reshape(shape), q)
+    alias = {}
+    for n in plan.neurons.values():
+        if n.relay:
+            (s,) = n.synapses
+            alias[n.name] = alias.get(s.src, s.src)
+            continue
+        weights, bias, q = params[n.name]
+        v = torch.zeros(N, *n.shape, dtype=torch.float64)
+        out = []
+        for t in range(T):
+            a = torch.zeros_like(v)
+            for s, w in zip(n.synapses, weights):
+                x = spikes[alias.get(s.src, s.src)][t]
+                if s.kind == "conv":
+                    a = a + F.conv2d(x, w, None, s.stride, s.padding, 1, s.groups)
+                else:
+                    a = a + F.linear(x.reshape(N, -1), w)
+            decayed = torch.sign(v) * torch.floor(torch.abs(v) * (DECAY_UNITY - q["dv"])
+                                                  / DECAY_UNITY)
+            v = decayed + a * 64 + bias
+            s_out = v > q["vth"] * 64
+            v = torch.where(s_out, torch.zeros_like(v), v)
+            out.append(s_out.double())
+        spikes[n.name] = out
+    res = {n: torch.stack(spikes[n]).float().numpy() for n, p in plan.neurons.items()
+           if not p.relay}
+    votes = res[plan.readout_src].reshape(T, N, -1) @ plan.readout_weight.T.astype(np.float32)
+    return res, votes

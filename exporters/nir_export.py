@@ -106,7 +106,8 @@ class NirBuilder:
         self._add(name, nir.Output(output_type={"output": np.array(src.shape)}), [src])
 
     def conv(self, name: str, src: Signal, weight: Tensor | np.ndarray, bias: Tensor | None,
-             stride: int, padding: int, groups: int = 1) -> Signal:
+             stride: int, padding: int, groups: int = 1, source: nn.Module | None = None
+             ) -> Signal:
         w = _np(weight)
         if groups > 1 and self._plain_convs:
             w, groups = dense_from_grouped(w, groups), 1
@@ -168,7 +169,7 @@ class NirBuilder:
         return Signal(name, (int(np.prod(src.shape)),))
 
     def linear(self, name: str, src: Signal, weight: Tensor | np.ndarray,
-               bias: Tensor | None) -> Signal:
+               bias: Tensor | None, source: nn.Module | None = None) -> Signal:
         w = _np(weight)
         node = nir.Linear(weight=w) if bias is None else nir.Affine(weight=w, bias=_np(bias))
         self._add(name, node, [src])

@@ -11,7 +11,8 @@ lowering, registered by its class, and no exporter edit:
 A lowering receives a :class:`Lowerer` (the target's graph builder) and emits primitives:
 ``conv`` (weights already BN-folded), ``sum_pool``, ``neuron`` (a PLIF; several sources sum at the
 neuron: residual adds), ``any_spike`` (max-pool on spikes: "at least one spike in the window"),
-``flatten`` and ``linear``. The node names are the module names, so the spiking nodes carry the
+``flatten`` and ``linear`` (``source``: the module a conv / linear comes from, for targets that
+describe modules, such as the summary's layer table; None for fixed ones). The node names are the module names, so the spiking nodes carry the
 names of the spiking modules (activity files and per-layer comparisons rely on it); the graph's
 input node is ``input`` and its output ``output``.
 
@@ -66,7 +67,7 @@ class Lowerer(Protocol):
     def output(self, name: str, src: Signal) -> None: ...
 
     def conv(self, name: str, src: Signal, weight: Tensor, bias: Tensor | None, stride: int,
-             padding: int, groups: int = 1) -> Signal: ...
+             padding: int, groups: int = 1, source: nn.Module | None = None) -> Signal: ...
 
     def sum_pool(self, name: str, src: Signal, k: int) -> Signal: ...
 
@@ -76,7 +77,8 @@ class Lowerer(Protocol):
 
     def flatten(self, name: str, src: Signal) -> Signal: ...
 
-    def linear(self, name: str, src: Signal, weight: Tensor, bias: Tensor | None) -> Signal: ...
+    def linear(self, name: str, src: Signal, weight: Tensor, bias: Tensor | None,
+               source: nn.Module | None = None) -> Signal: ...
 
 
 Lowering = Callable[[Lowerer, str, nn.Module, Signal], Signal]
@@ -154,7 +156,8 @@ def fold_bn(
 def lower_convbn(b: Lowerer, name: str, x: Signal, m: ConvBN) -> Signal:
     """A ConvBN as one conv with the BN folded in."""
     w, bias = fold_bn(m.conv.weight, m.bn, m.conv.bias)
-    return b.conv(name, x, w, bias, m.conv.stride[0], m.conv.padding[0], m.conv.groups)
+    return b.conv(name, x, w, bias, m.conv.stride[0], m.conv.padding[0], m.conv.groups,
+                  source=m)
 
 
 def _kernel(pool: nn.MaxPool2d | nn.AvgPool2d) -> int:
@@ -217,7 +220,7 @@ def _factorized_reduce(b: Lowerer, name: str, m: FactorizedReduce, x: Signal) ->
     w[:half, :, 0, 0] = m.conv_a.weight.detach()[:, :, 0, 0]
     w[half:, :, 1, 1] = m.conv_b.weight.detach()[:, :, 0, 0]
     wf, bias = fold_bn(w, m.bn)
-    return b.conv(name, x, wf, bias, 2, 0)
+    return b.conv(name, x, wf, bias, 2, 0, source=m)
 
 
 @register_lowering(Cell)
@@ -280,7 +283,7 @@ def _head(b: Lowerer, name: str, m: Head, x: Signal) -> Signal:
     h = b.flatten(f"{name}.flatten", x)
     for i, (fc, lif) in enumerate(zip(m.fcs, m.lifs)):
         cur = b.linear(f"{name}.fcs.{i}", h, fc.weight.detach().float(),
-                       None if fc.bias is None else fc.bias.detach().float())
+                       None if fc.bias is None else fc.bias.detach().float(), source=fc)
         h = b.neuron(f"{name}.lifs.{i}", [cur], lif)
     classes = m.num_classes
     vote = torch.zeros(classes, 10 * classes)

@@ -24,7 +24,10 @@ from autosnn.core.errors import AutosnnError
 from exporters import list_exporters
 
 Target = choices("Target", list_exporters())
-DEFAULT_VERIFY_SAMPLES = 200
+# --verify sample counts: NIR consumers and onnxruntime are quick; Lava's CPU simulation takes
+# about 1 s per timestep on a 2-core machine (T steps per image).
+DEFAULT_VERIFY_SAMPLES = {"lava": 20}
+VERIFY_SAMPLES = 200
 
 
 def verification_input(net: Any, record: dict | None, n: int, data_dir: str | None,
@@ -67,7 +70,7 @@ def export_checkpoint(
     dataset: str | None = None,
     allow_unknown_preprocess: bool = False,
     verify: bool = False,
-    verify_samples: int = DEFAULT_VERIFY_SAMPLES,
+    verify_samples: int | None = None,
     data_dir: str | None = None,
     seed: int = 0,
 ) -> tuple[Path, list[str], bool]:
@@ -79,6 +82,8 @@ def export_checkpoint(
     from exporters import export, get_exporter
 
     exp = get_exporter(target)  # unknown targets fail before the checkpoint is read
+    if verify_samples is None:
+        verify_samples = DEFAULT_VERIFY_SAMPLES.get(target, VERIFY_SAMPLES)
     if verify_samples < 1:
         raise AutosnnError(f"--verify-samples {verify_samples}: expected >= 1")
     net = autosnn.load(checkpoint)
@@ -169,8 +174,9 @@ def export_cmd(
                            "images and compare with PyTorch; exit 1 below the threshold")
     ] = False,
     verify_samples: Annotated[
-        int, typer.Option(help="test images for --verify (Lava: about 1 s per timestep)")
-    ] = DEFAULT_VERIFY_SAMPLES,
+        int | None, typer.Option(help="test images for --verify (default 200; Lava 20, its CPU "
+                                 "simulation takes about 1 s per timestep)")
+    ] = None,
     data_dir: Annotated[
         str | None, typer.Option(help="data folder for --verify (default: $AUTOSNN_DATA)")
     ] = None,
