@@ -1,16 +1,22 @@
-"""One training step (forward + backward + Adam) of our default path vs the per-timestep loop.
+"""One training step (forward + backward + Adam) of our default path vs the per-timestep loop
+and vs spikingjelly's multi-step PLIF.
 
 The network is snn1 ``SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5`` (C=16, T=8, 32x32, batch 96). The
 baseline is the same network with the same weights run the way reference SNN code runs it: every
 layer called once per timestep, spikingjelly's single-step PLIF, fp32, default memory layout and
 allocator (:mod:`bench.per_timestep`). Ours is the default training path set up by
 :func:`autosnn.core.runtime.configure` (fused compiled neuron, channels_last, allocator tuning).
+The second baseline (``sj-multistep``) is ours with every PLIF replaced by spikingjelly's
+multi-step ``ParametricLIFNode`` (same maths; spikingjelly 2.0 dispatches it to its fastest
+registered kernel for the device: its CUDA/Triton kernel on a GPU, its torch loop on a CPU) and
+the same layout and precision, so the two differ only in the neuron kernel.
 
 Each side runs in its own worker process, because the allocator tuning and the compiled kernels
 are process-wide settings of our path; steps are interleaved (baseline, ours, baseline, ...) and
 medians reported, because this machine is noisy.
 
-Usage: python bench/forward.py [--reps 5] [--batch 96] [--precision fp32]
+Usage: python bench/forward.py [--reps 5] [--batch 96] [--precision fp32] [--device auto]
+                               [--sides baseline,ours,sj-multistep]
 """
 
 from __future__ import annotations
@@ -22,6 +28,41 @@ import time
 from multiprocessing.connection import Connection
 
 GENOTYPE = "SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5"
+SIDES = ("baseline", "ours", "sj-multistep")
+
+
+def sj_multistep_copy(model):  # type: ignore[no-untyped-def]
+    """A deep copy of ``model`` whose PLIFs are spikingjelly's multi-step ParametricLIFNode."""
+    import copy
+
+    from spikingjelly.activation_based import neuron, surrogate
+    from torch import Tensor
+
+    from autosnn.core.neuron import PLIF, SpikingLayer, current_timesteps
+
+    class SJMultiStepPLIF(SpikingLayer):
+        def __init__(self, plif: PLIF) -> None:
+            super().__init__()
+            self.node = neuron.ParametricLIFNode(
+                init_tau=2.0, detach_reset=True, surrogate_function=surrogate.ATan(),
+                step_mode="m",
+            )
+            self.node.w = plif.w
+
+        def forward(self, x: Tensor) -> Tensor:  # (T*N, ...) -> (T*N, ...)
+            T = current_timesteps()
+            self.node.reset()
+            out = self.node(x.float().reshape(T, x.shape[0] // T, *x.shape[1:]))
+            out = out.reshape(x.shape)
+            self._account(out)
+            return out
+
+    ref = copy.deepcopy(model)
+    for module in list(ref.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, PLIF):
+                setattr(module, name, SJMultiStepPLIF(child))
+    return ref
 
 
 def worker(conn: Connection, side: str, args: dict) -> None:
@@ -39,16 +80,22 @@ def worker(conn: Connection, side: str, args: dict) -> None:
     target = F.one_hot(torch.randint(0, 10, (args["batch"],)), 10).float()
     t0 = time.perf_counter()
     if side == "baseline":
-        net = per_timestep_copy(model).train()
-        label = "baseline per-timestep fp32"
+        cfg = configure(args["device"], "fp32", compile_neurons=False, channels_last=False)
+        net = per_timestep_copy(model).to(cfg.device).train()
+        x, target = x.to(cfg.device), target.to(cfg.device)
+        label = f"baseline per-timestep [{cfg.device.type} fp32]"
 
         def forward():
             return forward_per_timestep(net, x)
     else:
-        cfg = configure("cpu", args["precision"], compile_neurons=True, channels_last=True)
-        net = prepare_model(model, cfg).train()
+        sj = side == "sj-multistep"
+        cfg = configure(args["device"], args["precision"], compile_neurons=not sj,
+                        channels_last=True)
+        net = prepare_model(sj_multistep_copy(model) if sj else model, cfg).train()
         xin = prepare_input(x, cfg)
-        label = f"ours default [{cfg.describe()}]"
+        target = target.to(cfg.device)
+        label = (f"spikingjelly multi-step PLIF [{cfg.describe()}]" if sj
+                 else f"ours default [{cfg.describe()}]")
 
         def forward():
             with cfg.autocast():
@@ -56,12 +103,18 @@ def worker(conn: Connection, side: str, args: dict) -> None:
 
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
+    def sync() -> None:
+        if cfg.device.type == "cuda":
+            torch.cuda.synchronize(cfg.device)
+
     def step() -> float:
+        sync()
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = F.mse_loss(forward().float(), target)
         loss.backward()
         opt.step()
+        sync()
         return time.perf_counter() - start
 
     step()  # warm-up: compiles the neuron kernels once (dynamic shapes), faults memory in
@@ -78,12 +131,18 @@ def main() -> None:
     ap.add_argument("--timesteps", type=int, default=8)
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--precision", default="fp32", help="fp32 (default path), bf16 or auto")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    ap.add_argument("--sides", default=",".join(SIDES),
+                    help=f"comma-separated subset of {', '.join(SIDES)} (baseline and ours needed)")
     ap.add_argument("--seed", type=int, default=0)
     args = vars(ap.parse_args())
+    chosen = [s.strip() for s in args["sides"].split(",") if s.strip()]
+    if set(chosen) - set(SIDES) or not {"baseline", "ours"} <= set(chosen):
+        ap.error(f"--sides {args['sides']!r}: expected baseline,ours[,sj-multistep]")
 
     ctx = mp.get_context("spawn")
     sides = {}
-    for side in ("baseline", "ours"):
+    for side in chosen:
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=worker, args=(child, side, args), daemon=True)
         proc.start()
@@ -111,6 +170,9 @@ def main() -> None:
     ratio = med["baseline"] / med["ours"]
     print(f"speedup {ratio:.2f}x (ours {ips['ours']:.1f} img/s [{labels['ours'][14:-1]}], "
           f"baseline {ips['baseline']:.1f} img/s)")
+    if "sj-multistep" in med:
+        print(f"ours vs spikingjelly multi-step PLIF: {med['sj-multistep'] / med['ours']:.2f}x "
+              f"(spikingjelly {ips['sj-multistep']:.1f} img/s)")
 
 
 if __name__ == "__main__":
