@@ -178,8 +178,10 @@ def test_power_fitness_is_eq3_and_linear_its_first_order():
 def test_fitness_rejects_positive_lambda_and_missing_spikes_avg():
     with pytest.raises(AutosnnError, match="<= 0"):
         power_fitness(0.1, 100.0)
-    with pytest.raises(AutosnnError, match="Spikes_avg"):
+    with pytest.raises(AutosnnError, match="reference cost > 0"):
         power_fitness(-0.1, 0.0)
+    with pytest.raises(AutosnnError, match="finite"):
+        power_fitness(float("nan"), 1.0)
     with pytest.raises(AutosnnError, match="expected one of"):
         make_fitness("cubic", -0.1, 1.0)
     assert lambda_key(-0.24) == "-0.24" and lambda_key(0.0) == "0"

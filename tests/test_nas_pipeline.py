@@ -206,3 +206,50 @@ def test_search_for_a_chip_discounts_energy_and_reports_chip_figures(run_dir, tm
     # lambda 0 ignores the chip: fitness is accuracy; lambda -0.5 discounts by chip energy
     assert all(e["fitness"]["0"] == e["accuracy"] for e in entries if "0" in e["fitness"])
     assert any(e["fitness"]["-0.5"] != e["accuracy"] for e in entries)
+
+
+def test_linear_form_on_a_chip_is_recorded_and_applied(run_dir, tmp_path):
+    (tmp_path / "supernet.pt").symlink_to(run_dir / "supernet.pt")
+    cli("search", "--out", tmp_path, "--lambda", "-0.5", "--fitness", "linear", "--chip",
+        "loihi2", *SEARCH, "-q")
+    doc = json.loads((tmp_path / "search.json").read_text())
+    assert doc["fitness"]["form"] == "linear" and "energy" in doc["fitness"]["cost"]
+    ref = doc["fitness"]["cost_ref"]
+    for e in doc["candidates_evaluated"]:
+        if e["feasible"]:
+            want = e["accuracy"] * (1 - 0.5 * (e["cost"] / ref - 1))
+            assert e["fitness"]["-0.5"] == pytest.approx(want)
+
+
+def test_chip_search_chooses_lambda_per_chip_and_writes_the_report(run_dir, tmp_path):
+    # One super-network searched for two chips: each winner feasible on its own chip, the
+    # lambda chosen from the sweep, and the two chips' costs differ. (TrueNorth admits none of
+    # these conv networks: one target core per neuron, and hwsim does not insert splitters.)
+    costs = {}
+    for chip in ("loihi2", "loihi"):
+        out = tmp_path / chip
+        out.mkdir()
+        (out / "supernet.pt").symlink_to(run_dir / "supernet.pt")
+        cli("search", "--out", out, "--chip", chip, *SEARCH, "-q")  # --lambda auto by default
+        doc = json.loads((out / "search.json").read_text())
+        chosen = doc["chip"]["chosen"]
+        assert "knee" in chosen["reason"] or "accuracy" in chosen["reason"]
+        assert len(doc["winners"]) == 6  # the preset's lambda grid, one trained super-network
+        w = doc["winners"][chosen["key"]]
+        assert w["chip"]["feasible"] and w["chip"]["binding"] is None
+        sweep = json.loads((out / "sweep.json").read_text())
+        assert sweep["chosen"] == chosen and len(sweep["lambdas"]) == 6
+        for name in ("report.md", "winner.nir", "hwsim-report.json", "pareto.png"):
+            assert (out / name).stat().st_size > 0, name
+        report = (out / "report.md").read_text()
+        assert f"lambda chosen: **{chosen['key']}**" in report and "lambda=0 winner" in report
+        costs[chip] = w["chip"]["energy_per_inference_j"]
+    assert costs["loihi2"] != costs["loihi"]
+
+
+def test_a_budget_nothing_meets_is_one_line_naming_the_constraint(run_dir, tmp_path):
+    (tmp_path / "supernet.pt").symlink_to(run_dir / "supernet.pt")
+    result = CliRunner().invoke(app, ["search", "--out", str(tmp_path), "--chip", "loihi2",
+                                      "--max-cores", "1", *SEARCH, "-q"])
+    assert result.exit_code == 2
+    assert "max-cores" in result.output and len(result.output.strip().splitlines()) == 1

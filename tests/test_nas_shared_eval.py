@@ -58,3 +58,28 @@ def test_extracted_winner_reproduces_the_supernet_path():
     got = evaluate(child, batches)
     assert (got.accuracy, got.spikes) == (want.accuracy, want.spikes)
     assert got.per_layer == want.per_layer
+
+
+def test_candidate_activity_is_per_layer_per_step_and_keyed_by_nir_names():
+    # The search's one pass also yields each candidate's spikes per layer per timestep; they
+    # must equal what the extracted winner records neuron by neuron, under its NIR node names.
+    from exporters.nir_export import to_nir
+
+    net = _supernet("snn1")
+    batches = _batches(2)
+    g = ("SRB_k5", "skip", "SCB_k3", "SRB_k3", "SCB_k5")
+    (e,) = SharedPrefixEvaluator(net, batches)([g])
+    child = extract_winner(net, g)
+    child.record_activity(True)
+    with torch.no_grad():
+        for x, _ in batches:
+            child(x)
+    want = {k: v.sum(dim=tuple(range(1, v.dim()))) for k, v in child.activity().items()}
+    assert set(e.activity) == set(want)
+    graph_nodes = set(to_nir(child).nodes)
+    assert set(e.activity) <= graph_nodes
+    for name, steps in e.activity.items():
+        assert len(steps) == 2  # T
+        torch.testing.assert_close(torch.tensor(steps, dtype=torch.float64),
+                                   want[name].double(), rtol=1e-6, atol=1e-6)
+    assert sum(sum(v) for k, v in e.activity.items() if k != "input") == pytest.approx(e.spikes)

@@ -1,151 +1,194 @@
 """The thin adapter that lets the spike-aware search optimise for a target chip.
 
 It is the one place (besides the CLI) where autosnn, the exporters and hwsim meet: a candidate
-genotype is built, exported to NIR, given the spike activity the search measured, and costed by
-:func:`hwsim.estimate` on a chip profile. The search core only ever sees a fitness callable.
+genotype is built, exported to NIR, given the spike activity the search measured for it (spikes
+of every spiking layer at every timestep, and the input's, from the same pass that measured its
+accuracy), and costed by :func:`hwsim.estimate` on a chip profile. The search core only sees a
+cost callable (:func:`autosnn.search.fitness.make_fitness` turns it into a fitness).
 
-Fitness on a chip mirrors Eq. 3 with the chip's cost in place of the spike count::
+Within a layer, the measured spikes of a timestep are spread evenly over the layer's neurons
+(the search records per-layer totals, not per-neuron counts); across layers and timesteps the
+measurement is kept, so where the spikes are and when reaches the chip model.
 
-    F(A) = Acc(A) * (Cost(A) / Cost_ref) ** lambda        (lambda <= 0; 0 if A does not fit)
-
-where Cost is energy per inference (or latency per inference) and ``Cost_ref`` the mean cost of
-a fixed, seeded sample of architectures of the space firing at the super-network's Spikes_avg,
-so lambda has the same meaning on every chip. The search measures total spikes per candidate;
-they are spread over the candidate's neurons at one uniform rate (stated in every record).
+A candidate that does not fit the chip, or breaks a budget (:class:`Budgets`), costs +inf: it is
+infeasible, recorded with its binding constraint, and never a winner.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 import hwsim
 from autosnn.core.build import build
 from autosnn.core.errors import AutosnnError
-from autosnn.core.spaces import Genotype, get_space
-from autosnn.core.summary import summarize
-from autosnn.search.fitness import Evaluation, Fitness
+from autosnn.core.registry import Registry
+from autosnn.core.spaces import Genotype, SpaceSpec
+from autosnn.search.fitness import Evaluation
 
-METRICS = ("energy", "latency")
+# What the chip search minimises, from an hwsim cost record (units in the name).
+METRICS: Registry[Callable[[Any], float | None]] = Registry("chip metric")
+METRICS.add("energy", lambda rec: rec.energy_total_j)  # J per inference
+METRICS.add("latency", lambda rec: rec.time_per_timestep_s)  # s per timestep
+METRICS.add("link-util", lambda rec: rec.max_link_utilisation)  # busiest link, fraction
+UNITS = {"energy": "J/inference", "latency": "s/timestep", "link-util": "link utilisation"}
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits a deployable network must meet on the chip (None = no limit)."""
+
+    max_cores: int | None = None
+    max_latency_s: float | None = None  # per timestep
+    max_energy_j: float | None = None  # per inference
+    max_link_util: float | None = None  # busiest link's utilisation, 0..1
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise AutosnnError(f"--{name.replace('_', '-')}: expected a number > 0, got {value}")
+
+    def binding(self, rec: Any) -> str | None:
+        """The first constraint ``rec`` breaks (chip rules first), or None when it fits."""
+        if not rec.feasible:
+            return "does not fit: " + "; ".join(rec.reasons)
+        checks = [
+            ("cores", rec.cores_used, self.max_cores, "--max-cores"),
+            ("latency per timestep (s)", rec.time_per_timestep_s, self.max_latency_s,
+             "--max-latency"),
+            ("energy per inference (J)", rec.energy_total_j, self.max_energy_j, "--max-energy"),
+            ("peak link utilisation", rec.max_link_utilisation, self.max_link_util,
+             "--max-link-util"),
+        ]
+        for what, value, limit, option in checks:
+            if limit is not None and value is not None and value > limit:
+                return f"{what} {value:.4g} > {option} {limit:g}"
+        return None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class ChipTarget:
-    """What the search optimises for: a chip profile (name or YAML path) and a cost metric."""
+    """What the search optimises for: a chip profile (name or YAML path), a metric, budgets."""
 
     chip: str
     metric: str = "energy"
     placement: str = "greedy"
+    budgets: Budgets = Budgets()
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise AutosnnError(f"--chip-metric {self.metric!r}: expected one of {METRICS}")
+        METRICS.get(self.metric)  # unknown metrics list the valid ones
 
 
 class ChipCost:
-    """Cost of an architecture of one space (fixed widths) on one chip, cached per genotype."""
+    """Cost of the architectures of one space (fixed widths) on one chip, cached per genotype."""
 
     def __init__(
         self,
         target: ChipTarget,
         *,
-        space: str,
+        space: SpaceSpec,
         channels: int,
         num_classes: int,
         input_shape: tuple[int, int, int],
         timesteps: int,
-        candidates: tuple[str, ...] | None = None,
     ) -> None:
         try:
             self.profile = hwsim.load_chip(target.chip)
         except hwsim.HwsimInputError as exc:
             raise AutosnnError(str(exc)) from None
         self.target = target
-        self.space = get_space(space)
-        if candidates:
-            self.space = self.space.with_candidates(tuple(candidates))
-        self._costs: dict[tuple[Genotype, float], float] = {}
+        self.space = space
+        self.timesteps = timesteps
         self.arch = dict(channels=channels, num_classes=num_classes,
                          input_shape=tuple(input_shape), timesteps=timesteps)
-        self._graph = functools.lru_cache(maxsize=4096)(self._graph_uncached)
+        self._records: dict[tuple, Any] = {}
+        self._network = functools.lru_cache(maxsize=4096)(self._network_uncached)
 
-    def _graph_uncached(self, genotype: Genotype):  # type: ignore[no-untyped-def]
+    def _network_uncached(self, genotype: Genotype) -> Any:
         from exporters.nir_export import to_nir
 
         net = build(self.space.name, genotype, **self.arch)  # type: ignore[arg-type]
-        neurons = summarize(net).neurons
-        return hwsim.network_from_nir(to_nir(net), where=",".join(genotype)), neurons
+        return hwsim.network_from_nir(to_nir(net), where=",".join(genotype))
 
-    def record(self, genotype: Genotype, spikes: float) -> hwsim.CostRecord:
-        """The full hwsim cost record of ``genotype`` firing ``spikes`` per image in total."""
-        network, neurons = self._graph(tuple(genotype))
-        T = int(self.arch["timesteps"])  # type: ignore[call-overload]
-        rate = min(1.0, max(0.0, spikes / max(1, neurons * T)))
-        activity = hwsim.uniform_activity(rate=rate, timesteps=T)
-        return hwsim.estimate(network, activity, self.profile, placement=self.target.placement)
-
-    def cost(self, genotype: Genotype, spikes: float) -> float:
-        """Energy (J) or latency (s) per inference; +inf when the network does not fit."""
-        key = (tuple(genotype), float(spikes))
-        if key not in self._costs:
-            self._costs[key] = self._cost(*key)
-        return self._costs[key]
-
-    def _cost(self, genotype: Genotype, spikes: float) -> float:
-        rec = self.record(genotype, spikes)
-        value = (rec.energy_total_j if self.target.metric == "energy"
-                 else rec.latency_per_inference_s)
-        if not rec.feasible or value is None:
-            return math.inf
-        return float(value)
-
-    def reference_cost(self, spikes_avg: float, *, samples: int = 8, seed: int = 0) -> float:
-        """Mean cost of ``samples`` seeded random architectures firing ``spikes_avg`` per image
-        (infeasible ones skipped); the normaliser of :func:`chip_fitness`."""
-        rng = random.Random(seed)
-        costs = [self.cost(self.space.sample(rng), spikes_avg) for _ in range(samples)]
-        finite = [c for c in costs if math.isfinite(c)]
-        if not finite:
+    def activity(self, e: Evaluation) -> hwsim.Activity:
+        """hwsim activity of a candidate from its measured per-layer, per-timestep spikes."""
+        if not e.activity:
             raise AutosnnError(
-                f"chip {self.profile.name}: none of {samples} sampled architectures of "
-                f"{self.space.name} fits (try fewer channels or another chip)"
+                f"{','.join(e.genotype)}: no measured activity (an evaluation from an older "
+                "search state); rerun the search without --resume"
             )
-        return sum(finite) / len(finite)
+        network = self._network(tuple(e.genotype))
+        sizes = {layer.name: layer.size for layer in network.layers}
+        counts = {}
+        for name, steps in e.activity.items():
+            if name not in sizes:
+                raise AutosnnError(f"measured layer {name!r} is not a node of the NIR graph")
+            per_step = np.asarray(steps, dtype=np.float64) / sizes[name]  # (T,)
+            counts[name] = np.repeat(per_step[:, None], sizes[name], axis=1)
+        return hwsim.Activity(counts, timesteps=self.timesteps, samples=1,
+                              source="search (measured per layer and timestep)")
 
+    def record(self, e: Evaluation) -> Any:
+        """The hwsim cost record of a candidate with its measured activity (cached)."""
+        g = tuple(e.genotype)
+        key = (g, tuple(sorted((e.activity or {}).items())))
+        if key not in self._records:
+            self._records[key] = hwsim.estimate(
+                self._network(g), self.activity(e), self.profile, placement=self.target.placement,
+                max_cores=self.target.budgets.max_cores,
+            )
+        return self._records[key]
 
-def chip_fitness(lam: float, model: ChipCost, cost_ref: float) -> Fitness:
-    """``Acc * (Cost / Cost_ref) ** lam``; architectures that do not fit score 0."""
-    if lam > 0:
-        raise AutosnnError(f"--lambda must be <= 0 (penalise cost), got {lam}")
-    if not cost_ref > 0:
-        raise AutosnnError(f"reference chip cost must be > 0, got {cost_ref}")
+    def binding(self, e: Evaluation) -> str | None:
+        """Why a candidate is infeasible on this chip within the budgets (None: feasible)."""
+        return self.target.budgets.binding(self.record(e))
 
-    def f(e: Evaluation) -> float:
-        cost = model.cost(e.genotype, e.spikes)
-        if not math.isfinite(cost):
-            return 0.0
-        if lam == 0:
-            return e.accuracy
-        return e.accuracy * math.pow(cost / cost_ref, lam)
+    def cost(self, e: Evaluation) -> float:
+        """The target metric of a candidate; +inf when infeasible."""
+        if self.binding(e) is not None:
+            return math.inf
+        value = METRICS.get(self.target.metric)(self.record(e))
+        return math.inf if value is None else float(value)
 
-    return f
+    def reference_cost(self, evaluations: list[Evaluation]) -> float:
+        """Mean cost of the feasible ones among ``evaluations`` (a seeded random sample of the
+        space): ``Cost_ref`` of the fitness, so lambda means the same on every chip."""
+        costs = [c for c in (self.cost(e) for e in evaluations) if math.isfinite(c)]
+        if not costs:
+            reasons = sorted({self.binding(e) or "" for e in evaluations})
+            raise AutosnnError(
+                f"chip {self.profile.name}: none of {len(evaluations)} sampled architectures of "
+                f"{self.space.name} is feasible ({reasons[0]}); try fewer channels (see "
+                "`hwsim fit`), a board profile, or looser budgets"
+            )
+        return sum(costs) / len(costs)
 
-
-def chip_summary(model: ChipCost, genotype: Genotype, spikes: float) -> dict:
-    """JSON-able chip figures of one architecture (for winner files)."""
-    rec = model.record(genotype, spikes)
-    return {
-        "chip": model.profile.name,
-        "feasible": rec.feasible,
-        "cores_used": rec.cores_used,
-        "energy_per_inference_j": rec.energy_total_j,
-        "latency_per_inference_s": rec.latency_per_inference_s,
-        "max_link_utilisation": rec.max_link_utilisation,
-        "assumptions": list(rec.assumptions),
-    }
+    def summary(self, e: Evaluation) -> dict[str, Any]:
+        """JSON-able chip figures of one candidate (winner files, report)."""
+        rec = self.record(e)
+        return {
+            "chip": self.profile.name,
+            "feasible": self.binding(e) is None,
+            "binding": self.binding(e),
+            "cores_used": rec.cores_used,
+            "chips_used": getattr(rec, "chips_used", 1),
+            "energy_per_inference_j": rec.energy_total_j,
+            "energy_dynamic_j": getattr(rec, "energy_dynamic_j", None),
+            "energy_static_j": rec.energy_static_j,
+            "time_per_timestep_s": rec.time_per_timestep_s,
+            "latency_per_inference_s": rec.latency_per_inference_s,
+            "max_link_utilisation": rec.max_link_utilisation,
+            "assumptions": list(rec.assumptions),
+        }
 
 
 def chip_path(chip: str) -> str:

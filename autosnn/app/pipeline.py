@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,15 +19,19 @@ from pathlib import Path
 import torch
 
 import autosnn
+from autosnn.app.chipcost import UNITS, Budgets, ChipCost, ChipTarget, chip_path
+from autosnn.app.report import chip_outputs
 from autosnn.core.config import EVAL_BATCH_SIZE, PAPER, SearchConfig, TrainConfig, override
 from autosnn.core.errors import AutosnnError
+from autosnn.core.io import write_json
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
+from autosnn.core.spaces import genotype_text
 from autosnn.data import DatasetSplits
-from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
+from autosnn.data.preprocess import preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
-from autosnn.search.outputs import write_json
+from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 
@@ -99,8 +105,9 @@ def run_supernet(
 # -- search -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SearchRequest:
-    """One search invocation: lambdas (all on the same super-network), fitness kind, Algorithm 1
-    settings, seed, and how candidates are evaluated (batch size, precision)."""
+    """One search invocation: lambdas (all on the same super-network; empty with a chip = the
+    preset's lambda grid, and the lambda is chosen per chip), fitness form, Algorithm 1 settings,
+    seed, how candidates are evaluated (batch size, precision), and an optional chip target."""
 
     lambdas: tuple[float, ...] = PAPER.lambdas
     fitness: str = PAPER.fitness
@@ -112,8 +119,10 @@ class SearchRequest:
     val_limit: int | None = None  # overrides the super-network's recorded D_val cap
     data_dir: str | None = None  # overrides the super-network's recorded data folder
     expect: dict | None = None  # space/channels/timesteps/dataset the user named: must match
-    chip: str | None = None  # optimise energy/latency on this chip profile (hwsim) for spikes
+    chip: str | None = None  # optimise a cost on this chip profile (hwsim) instead of spikes
     chip_metric: str = "energy"
+    budgets: Budgets = Budgets()
+    lambda_auto: bool = False  # sweep ``lambdas`` and choose one for the chip
 
 
 def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
@@ -135,13 +144,13 @@ def run_search(
     resume: bool = False,
     reporter: Reporter | None = None,
 ) -> dict:
-    """Search the super-network for each lambda; write search.json, winners and pareto.png.
+    """Search the super-network for each lambda; write search.json, winners and pareto.png, and
+    with a chip: sweep.json, the chosen winner's NIR file and hwsim report, and report.md.
 
     Returns the ``search.json`` content.
     """
-    from autosnn.core.spaces import genotype_text
     from autosnn.search.evaluate import eval_batches
-    from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness
+    from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness, spike_cost
     from autosnn.search.lambdas import STATE_FILE, search_lambdas
     from autosnn.search.outputs import entry, extract_winner, plot_pareto
     from autosnn.search.shared_eval import SharedPrefixEvaluator
@@ -167,40 +176,49 @@ def run_search(
     lambdas = tuple(dict.fromkeys(request.lambdas))
     if ann and any(lam != 0 for lam in lambdas):
         raise AutosnnError("the ANN variant (neuron relu) has no spikes: search it with --lambda 0")
-
-    chip_model, cost_ref = None, 0.0
-    if request.chip:
-        if ann:
-            raise AutosnnError("--chip needs a spiking super-network (this one is the ANN variant)")
-        from autosnn.app.chipcost import ChipCost, ChipTarget, chip_path
-
-        chip_model = ChipCost(
-            ChipTarget(chip_path(request.chip), request.chip_metric), space=net.config.name,
-            channels=net.config.channels, num_classes=net.config.num_classes,
-            input_shape=net.config.input_shape, timesteps=net.config.timesteps,
-            candidates=net.config.candidates,
-        )
-        cost_ref = chip_model.reference_cost(spikes_avg, seed=request.seed)
-        reporter.log(f"chip {chip_model.profile.name}: {request.chip_metric} per inference of "
-                     f"an average architecture at Spikes_avg: {cost_ref:.4g}")
-
-    def fitness_for(lam: float):  # type: ignore[no-untyped-def]
-        if ann:
-            return accuracy_fitness()
-        if chip_model is not None:
-            from autosnn.app.chipcost import chip_fitness
-
-            return chip_fitness(lam, chip_model, cost_ref)
-        return make_fitness(request.fitness, lam, spikes_avg)
+    if ann and request.chip:
+        raise AutosnnError("--chip needs a spiking super-network (this one is the ANN variant)")
 
     space = net.search_space()
     batches_ = eval_batches(splits.val, request.eval_batch_size, device)
     evaluator = SharedPrefixEvaluator(net, batches_, request.precision)
+
+    # The fitness, built in one place: a cost (spikes, or a chip metric) and a form.
+    chip_model: ChipCost | None = None
+    cost, cost_ref, cost_name = spike_cost, spikes_avg, "spikes per image"
+    if request.chip:
+        chip_model = ChipCost(
+            ChipTarget(chip_path(request.chip), request.chip_metric, budgets=request.budgets),
+            space=space, channels=net.config.channels, num_classes=net.config.num_classes,
+            input_shape=net.config.input_shape, timesteps=net.config.timesteps,
+        )
+        # Cost_ref: mean cost of seeded random architectures that fit (8 at a time, at most 64:
+        # on a chip whose rules exclude many blocks, e.g. TrueNorth's 256 axons, few do).
+        rng = random.Random(request.seed)
+        sample: list = []
+        while len(sample) < 64:
+            batch = [g for g in dict.fromkeys(space.sample(rng) for _ in range(8))
+                     if g not in sample]
+            sample += batch
+            evaluated = evaluator(sample)
+            if any(chip_model.binding(e) is None for e in evaluated) or len(sample) >= space.size:
+                break
+        cost, cost_name = chip_model.cost, f"{request.chip_metric} ({UNITS[request.chip_metric]})"
+        cost_ref = chip_model.reference_cost(evaluated)
+        reporter.log(f"chip {chip_model.profile.name}: mean {cost_name} of {len(sample)} sampled "
+                     f"architectures (measured activity): {cost_ref:.4g}")
+
+    def fitness_for(lam: float):  # type: ignore[no-untyped-def]
+        if ann:
+            return accuracy_fitness()
+        return make_fitness(request.fitness, lam, cost_ref, cost)
+
     fingerprint = json.dumps({
         "supernet": net.config.to_json(), "spikes_avg": spikes_avg, "data": data.to_dict(),
         "fitness": request.fitness, "search": asdict(request.config), "seed": request.seed,
         "lambdas": list(lambdas), "precision": request.precision,
         "batch": request.eval_batch_size, "chip": request.chip, "chip_metric": request.chip_metric,
+        **({"budgets": request.budgets.to_dict()} if request.chip else {}),
     }, sort_keys=True)
     reporter.log(
         f"{request.config.method} search over {space.size:,} architectures of {net.config.name}, "
@@ -218,35 +236,52 @@ def run_search(
         d = entry(e.genotype, e.accuracy, e.spikes)
         d["round"] = next(rounds[k][e.genotype] for k in fits if e.genotype in rounds[k])
         d["rounds"] = {k: rounds[k][e.genotype] for k in fits if e.genotype in rounds[k]}
-        d["fitness"] = {k: f(e) for k, f in fits.items()}
+        d["fitness"] = {k: _finite(f(e)) for k, f in fits.items()}
+        if chip_model is not None:
+            d["cost"] = _finite(chip_model.cost(e))
+            d["feasible"] = chip_model.binding(e) is None
+            d["binding"] = chip_model.binding(e)
         entries.append(d)
     by_geno = {e.genotype: e for e in result.evaluations}
     winners: dict[str, dict] = {}
+    points: list[SweepPoint] = []
     for lam in lambdas:
         key = lambda_key(lam)
-        g = result.states[key].top[0]
-        e = by_geno[g]
+        e = by_geno[result.states[key].top[0]]
         winners[key] = {
-            "lambda": lam, "genotype": genotype_text(g), "accuracy": e.accuracy,
-            "spikes": e.spikes, "fitness": fits[key](e), "space": net.config.name,
+            "lambda": lam, "genotype": genotype_text(e.genotype), "accuracy": e.accuracy,
+            "spikes": e.spikes, "fitness": _finite(fits[key](e)), "space": net.config.name,
             "channels": net.config.channels, "timesteps": net.config.timesteps,
             "neuron": "plif", "checkpoint": f"winner-{key}.pt",
         }
         if chip_model is not None:
-            from autosnn.app.chipcost import chip_summary
-
-            winners[key]["chip"] = chip_summary(chip_model, g, e.spikes)
+            winners[key]["chip"] = chip_model.summary(e)
+            points.append(SweepPoint(key, lam, e.accuracy, chip_model.cost(e),
+                                     chip_model.binding(e)))
+    chosen = None
+    if chip_model is not None:
+        try:
+            point, why = choose_lambda(points, budgets=request.budgets != Budgets())
+        except AutosnnError:
+            if request.lambda_auto or len(points) == 1:
+                raise
+            point, why = points[0], "infeasible"  # explicit lambdas: report, keep the files
+        if not request.lambda_auto and len(points) > 1:
+            why = "lambdas given explicitly; " + why
+        chosen = {"lambda": point.lam, "key": point.key, "reason": why}
     doc = {
         "space": net.config.name, "candidates": list(space.candidates),
         "supernet": {"config": json.loads(net.config.to_json()), "spikes_avg": spikes_avg},
         "data": data.to_dict(), "dataset": extra.get("dataset"),
-        "search": asdict(request.config), "fitness": request.fitness,
+        "search": asdict(request.config),
+        "fitness": {"form": "accuracy" if ann else request.fitness, "cost": cost_name,
+                    "cost_ref": cost_ref},
         "ann_variant": ann, "seed": request.seed, "lambdas": list(lambdas),
         "evaluated": len(entries), "precision": request.precision,
         "candidates_evaluated": entries, "winners": winners,
         "chip": None if chip_model is None else {
             "profile": chip_model.profile.name, "metric": request.chip_metric,
-            "reference_cost": cost_ref,
+            "reference_cost": cost_ref, "budgets": request.budgets.to_dict(), "chosen": chosen,
         },
     }
     write_json(out / "search.json", doc)
@@ -255,11 +290,17 @@ def run_search(
         model = extract_winner(net, tuple(w["genotype"].split(",")), neuron="plif")
         autosnn.save(model, out / f"winner-{key}.pt", extra={
             "winner": w, "data": data.to_dict(), "inherited": not ann,
-            "preprocess": preprocess_from_extra(extra),
         })
     title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
              f"{extra.get('dataset')}: {len(entries)} candidates")
-    plot_pareto(entries, winners, out / "pareto.png", title)
+    if chip_model is None:
+        plot_pareto(entries, winners, out / "pareto.png", title)
+    else:
+        title += f", {chip_model.profile.name}"
+        plot_pareto(entries, winners, out / "pareto.png", title, x_key="cost",
+                    x_label=f"{cost_name} on {chip_model.profile.name}",
+                    highlight=chosen["key"] if chosen else None)
+        chip_outputs(out, doc, net, chip_model, by_geno, reporter)
     write_json(out / "search-timing.json", {
         "seconds_per_lambda": result.seconds, "architectures_evaluated": len(entries),
         "evaluated_by_this_run": result.evaluated_now, "resumed": resume,
@@ -268,6 +309,11 @@ def run_search(
         reporter.log(f"winner lambda={key}: {w['genotype']} acc {100 * w['accuracy']:.2f}% "
                      f"spikes {w['spikes']:,.0f} -> {out / w['checkpoint']}")
     return doc
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no infinities: an infeasible fitness or cost is written as null."""
+    return x if math.isfinite(x) else None
 
 
 # -- retraining and evaluation ----------------------------------------------------------------

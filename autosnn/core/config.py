@@ -122,6 +122,8 @@ class Preset:
     val_limit: int | None = None
     test_limit: int | None = None
     lambdas: tuple[float, ...] = (PAPER_LAMBDA,)
+    # ``--lambda auto`` (the default with ``--chip``) sweeps these on one super-network
+    lambda_grid: tuple[float, ...] = (0.0, -0.04, -0.08, -0.16, -0.24, -0.32)
     fitness: str = "power"
     eval_batch_size: int = EVAL_BATCH_SIZE
 

@@ -148,6 +148,22 @@ def current_timesteps() -> int:
     return _TIMESTEPS.get()
 
 
+# Whether spiking layers also count their spikes per timestep (``spikes_per_step``): the search
+# turns it on so each candidate's per-layer, per-timestep activity comes out of the same pass
+# that measures its accuracy.
+_PER_STEP: ContextVar[bool] = ContextVar("per_step_spikes", default=False)
+
+
+@contextmanager
+def per_step_spikes() -> Iterator[None]:
+    """Within the block, every spiking layer's forward also sets ``spikes_per_step`` (T,)."""
+    token = _PER_STEP.set(True)
+    try:
+        yield
+    finally:
+        _PER_STEP.reset(token)
+
+
 class SpikingLayer(nn.Module):
     """Base of every module that emits spikes, so counting is one mechanism.
 
@@ -163,6 +179,7 @@ class SpikingLayer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.spikes: Tensor | None = None
+        self.spikes_per_step: Tensor | None = None  # (T,), under per_step_spikes()
         self.record_activity = False
         self.activity: Tensor | None = None
         self.activity_samples = 0
@@ -175,6 +192,8 @@ class SpikingLayer(nn.Module):
         T = current_timesteps()
         n = out.shape[0] // T
         self.spikes = out.detach().float().sum() / n
+        if _PER_STEP.get():
+            self.spikes_per_step = out.detach().float().reshape(T, -1).sum(1) / n
         if self.keep_output:
             self.last_output = out
         if self.record_activity:

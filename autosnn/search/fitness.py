@@ -1,18 +1,19 @@
-"""Fitness functions: pluggable callables from an :class:`Evaluation` to a number (higher wins).
+"""Fitness: a cost combined with a form, built in one place (:func:`make_fitness`), higher wins.
 
-- :func:`power_fitness` (Eq. 3): ``F = Acc * (Spikes / Spikes_avg) ** lambda``, lambda <= 0.
-- :func:`linear_fitness`: its first-order version ``F = Acc * (1 + lambda * (Spikes/Spikes_avg - 1))``
-  (the paper's "linear discounting").
-- :func:`accuracy_fitness`: ``F = Acc`` (lambda = 0, and the ANN variant, which has no spikes).
-
-A chip-cost model plugs in the same way: any ``Callable[[Evaluation], float]``.
+- forms (:data:`FITNESS_FORMS`): ``power`` (Eq. 3) ``F = Acc * (Cost / Cost_ref) ** lambda``, and
+  ``linear``, its first-order version ``F = Acc * (1 + lambda * (Cost / Cost_ref - 1))`` (the
+  paper's "linear discounting"); lambda <= 0, and lambda = 0 is accuracy alone.
+- costs: any ``Callable[[Evaluation], float]``; :func:`spike_cost` (the paper's: spikes per
+  image, ``Cost_ref`` = Spikes_avg of the super-network) is the default. A chip model supplies
+  energy, latency or link-utilisation costs the same way (``autosnn.app.chipcost``); a cost of
+  +inf marks an architecture that does not fit (infeasible): it scores -inf, never a winner.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from autosnn.core.errors import AutosnnError
 from autosnn.core.registry import Registry
@@ -21,63 +22,72 @@ from autosnn.core.spaces import Genotype
 
 @dataclass(frozen=True)
 class Evaluation:
-    """An architecture evaluated with inherited weights: accuracy on D_val (fraction) and mean
-    spikes per image (summed over T and every spiking layer)."""
+    """An architecture evaluated with inherited weights: accuracy on D_val (fraction), mean
+    spikes per image (summed over T and every spiking layer) and, when measured, the spikes per
+    image of each spiking layer per timestep (``activity``: NIR node name -> T values; ``input``
+    is the input's events), from the same pass."""
 
     genotype: Genotype
     accuracy: float
     spikes: float
+    activity: dict[str, tuple[float, ...]] | None = field(default=None, compare=False)
 
 
 Fitness = Callable[[Evaluation], float]
+Cost = Callable[[Evaluation], float]
+
+# Fitness forms by name: (lambda, Cost / Cost_ref) -> the factor applied to the accuracy.
+FITNESS_FORMS: Registry[Callable[[float, float], float]] = Registry("fitness form")
+FITNESS_FORMS.add("power", lambda lam, ratio: math.pow(ratio, lam))
+FITNESS_FORMS.add("linear", lambda lam, ratio: 1.0 + lam * (ratio - 1.0))
 
 
-def accuracy_fitness() -> Fitness:
-    """Accuracy only."""
-    return lambda e: e.accuracy
+def spike_cost(e: Evaluation) -> float:
+    """The paper's cost: spikes per image."""
+    return e.spikes
 
 
-def power_fitness(lam: float, spikes_avg: float) -> Fitness:
-    """Eq. 3: ``Acc * (Spikes / Spikes_avg) ** lam``. An architecture without spikes gets Acc
-    for lam = 0 and +inf-discount-free Acc otherwise (0 ** negative is undefined)."""
-    _check(lam, spikes_avg)
-    if lam == 0:
-        return accuracy_fitness()
+def make_fitness(form: str, lam: float, cost_ref: float, cost: Cost = spike_cost) -> Fitness:
+    """``Acc * form(lambda, cost / cost_ref)``; infeasible (cost +inf) scores -inf.
+
+    An architecture with zero cost keeps its accuracy (``0 ** negative`` is undefined).
+    """
+    discount = FITNESS_FORMS.get(form)
+    _check(lam, cost_ref)
 
     def f(e: Evaluation) -> float:
-        if e.spikes <= 0:
+        c = cost(e)
+        if not math.isfinite(c):
+            return -math.inf
+        if lam == 0 or c <= 0:
             return e.accuracy
-        return e.accuracy * math.pow(e.spikes / spikes_avg, lam)
+        return e.accuracy * discount(lam, c / cost_ref)
 
     return f
 
 
+def accuracy_fitness() -> Fitness:
+    """Accuracy only (lambda = 0, and the ANN variant, which has no spikes)."""
+    return lambda e: e.accuracy
+
+
+def power_fitness(lam: float, spikes_avg: float) -> Fitness:
+    """Eq. 3 on spikes: ``Acc * (Spikes / Spikes_avg) ** lam``."""
+    return make_fitness("power", lam, spikes_avg)
+
+
 def linear_fitness(lam: float, spikes_avg: float) -> Fitness:
-    """Linear discounting: ``Acc * (1 + lam * (Spikes / Spikes_avg - 1))``."""
-    _check(lam, spikes_avg)
-    if lam == 0:
-        return accuracy_fitness()
-    return lambda e: e.accuracy * (1.0 + lam * (e.spikes / spikes_avg - 1.0))
+    """Linear discounting on spikes: ``Acc * (1 + lam * (Spikes / Spikes_avg - 1))``."""
+    return make_fitness("linear", lam, spikes_avg)
 
 
-# Fitness forms by name: (lambda, Spikes_avg or a reference cost) -> fitness.
-FITNESS_FORMS: Registry[Callable[[float, float], Fitness]] = Registry("fitness form")
-FITNESS_FORMS.add("power", power_fitness)
-FITNESS_FORMS.add("linear", linear_fitness)
-
-
-def make_fitness(kind: str, lam: float, spikes_avg: float) -> Fitness:
-    """Fitness by name (``power`` = Eq. 3, ``linear``)."""
-    return FITNESS_FORMS.get(kind)(lam, spikes_avg)
-
-
-def _check(lam: float, spikes_avg: float) -> None:
-    if lam > 0:
-        raise AutosnnError(f"--lambda must be <= 0 (penalise spikes), got {lam}")
-    if lam != 0 and not spikes_avg > 0:
+def _check(lam: float, cost_ref: float) -> None:
+    if not math.isfinite(lam) or lam > 0:
+        raise AutosnnError(f"--lambda must be a finite number <= 0 (penalise cost), got {lam}")
+    if lam != 0 and not (math.isfinite(cost_ref) and cost_ref > 0):
         raise AutosnnError(
-            f"a spike-aware fitness (lambda {lam}) needs Spikes_avg > 0, got {spikes_avg} "
-            "(the ANN variant has no spikes: use lambda 0)"
+            f"a cost-aware fitness (lambda {lam}) needs a finite reference cost > 0, got "
+            f"{cost_ref} (the ANN variant has no spikes: use lambda 0)"
         )
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import CheckpointError
+from autosnn.core.io import write_json
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import SpaceSpec, genotype_text
 from autosnn.search.evolution import CachedEvaluator, SearchState, run_search
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
-from autosnn.search.outputs import write_json
 
 STATE_FILE = "search-state.json"
 
@@ -40,7 +40,8 @@ def _save(path: Path, fingerprint: str, cache: CachedEvaluator,
           states: dict[str, SearchState]) -> None:
     write_json(path, {
         "fingerprint": fingerprint,
-        "cache": [[genotype_text(g), e.accuracy, e.spikes] for g, e in cache.cache.items()],
+        "cache": [[genotype_text(g), e.accuracy, e.spikes, e.activity]
+                  for g, e in cache.cache.items()],
         "states": {k: s.to_dict() for k, s in states.items()},
     })
 
@@ -55,8 +56,19 @@ def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
             f"{path}: written by a search with other settings; rerun without --resume or with "
             "the same options"
         )
-    cache = {tuple(t.split(",")): Evaluation(tuple(t.split(",")), a, s) for t, a, s in d["cache"]}
-    return cache, {k: SearchState.from_dict(v) for k, v in d["states"].items()}
+    try:
+        cache = {}
+        for text, acc, spikes, act in d["cache"]:
+            g = tuple(text.split(","))
+            activity = None if act is None else {k: tuple(map(float, v)) for k, v in act.items()}
+            cache[g] = Evaluation(g, float(acc), float(spikes), activity)
+        states = {k: SearchState.from_dict(v) for k, v in d["states"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: field cache/states: malformed search checkpoint ({type(exc).__name__}: "
+            f"{exc}); rerun without --resume"
+        ) from None
+    return cache, states
 
 
 def search_lambdas(

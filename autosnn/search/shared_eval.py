@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from autosnn.core.layers import Cell
 from autosnn.core.network import SpikingNet
-from autosnn.core.neuron import SpikingLayer
+from autosnn.core.neuron import SpikingLayer, per_step_spikes
 from autosnn.core.runtime import precision_context
 from autosnn.core.spaces import Genotype
 from autosnn.search.evaluate import layer_counts
@@ -32,6 +33,23 @@ from autosnn.search.fitness import Evaluation
 def _spiking(modules: Sequence[nn.Module]) -> list[SpikingLayer]:
     return [m for mod in modules for m in mod.modules()
             if isinstance(m, SpikingLayer) and m.counts_spikes]
+
+
+def _step_counts(layers: Sequence[SpikingLayer], n: int) -> list[np.ndarray]:
+    """Integer spikes per timestep of each layer's last forward over a batch of ``n``."""
+    if not layers:
+        return []
+    per_sample = torch.stack([m.spikes_per_step for m in layers]).double().cpu().numpy()  # type: ignore[misc]
+    return list(np.rint(per_sample * n))
+
+
+def input_events(x: Tensor, T: int) -> np.ndarray:
+    """Input events per timestep summed over the batch, ``(T,)``: a static image is presented at
+    every step (one graded message per non-zero value per step), event frames count their
+    events (the convention of :class:`~autosnn.core.network.InputRecorder`)."""
+    if x.dim() == 4:
+        return np.full(T, float((x != 0).sum()))
+    return x.detach().abs().flatten(1).sum(1).double().cpu().numpy()
 
 
 class SharedPrefixEvaluator:
@@ -60,6 +78,7 @@ class SharedPrefixEvaluator:
         self._seg_layers = [_spiking(seg) for seg in self.segments]
         self._op_layers = [{k: _spiking([op]) for k, op in cell.ops.items()} for cell in self.cells]
         self._head_layers = _spiking([net.head])
+        self._names = {m: name for name, m in net.named_modules()}
         self.stats = {"computed": 0, "naive": 0}
 
     def __call__(self, genotypes: Sequence[Genotype]) -> list[Evaluation]:
@@ -74,13 +93,23 @@ class SharedPrefixEvaluator:
         device = next(self.net.parameters()).device
         computed = 0
         saved_active = [c.active for c in self.cells]
+        names = self._names
+        # per genotype: layer name -> spikes per timestep summed over samples (float64, (T,))
+        activity: dict[Genotype, dict[str, np.ndarray]] = {g: {} for g in order}
+        inputs: np.ndarray | None = None
         try:
-            with torch.inference_mode(), precision_context(self.precision, device):
+            with (torch.inference_mode(), precision_context(self.precision, device),
+                  per_step_spikes()):
                 for x, y in self.batches:
                     n = y.shape[0]
                     T = self.net.timesteps_of(x)
                     h = self.net.run_segment(self.pre, self.net.run_stem(x, T), T)
-                    stack: list[tuple[Tensor, int]] = [(h, sum(layer_counts(self._stem_layers, n)))]
+                    batch_in = input_events(x, T)
+                    inputs = batch_in if inputs is None else inputs + batch_in
+                    stem_steps = _step_counts(self._stem_layers, n)
+                    stack: list[tuple[Tensor, int, list]] = [
+                        (h, sum(layer_counts(self._stem_layers, n)),
+                         [(self._stem_layers, stem_steps)])]
                     path: tuple[str, ...] = ()
                     for g in order:
                         k = 0
@@ -90,15 +119,23 @@ class SharedPrefixEvaluator:
                         for i in range(k, n_slots):
                             cell = self.cells[i]
                             cell.active = g[i]
-                            h, count = stack[-1]
+                            h, count, steps = stack[-1]
                             h = self.net.run_segment([cell, *self.segments[i]], h, T)
-                            count += sum(layer_counts(self._op_layers[i][g[i]], n))
-                            count += sum(layer_counts(self._seg_layers[i], n))
-                            stack.append((h, count))
+                            ops, seg = self._op_layers[i][g[i]], self._seg_layers[i]
+                            count += sum(layer_counts(ops, n)) + sum(layer_counts(seg, n))
+                            steps = [*steps, (ops, _step_counts(ops, n)),
+                                     (seg, _step_counts(seg, n))]
+                            stack.append((h, count, steps))
                             computed += 1
                         path = g
                         rates = self.net.run_head(stack[-1][0], T)
                         spikes[g] += stack[-1][1] + sum(layer_counts(self._head_layers, n))
+                        acts = activity[g]
+                        head_steps = _step_counts(self._head_layers, n)
+                        for layers, counts in [*stack[-1][2], (self._head_layers, head_steps)]:
+                            for m, c in zip(layers, counts, strict=True):
+                                key = names[m]
+                                acts[key] = c if key not in acts else acts[key] + c
                         correct[g] += int((rates.argmax(1) == y).sum())
                     seen += n
         finally:
@@ -106,5 +143,10 @@ class SharedPrefixEvaluator:
                 c.active = a
         self.stats = {"computed": computed, "naive": len(order) * n_slots * len(self.batches)}
         seen = max(seen, 1)
-        results = {g: Evaluation(g, correct[g] / seen, spikes[g] / seen) for g in order}
+        results = {}
+        for g in order:
+            per_layer = {k: tuple(float(v) / seen for v in c) for k, c in activity[g].items()}
+            if inputs is not None:
+                per_layer["input"] = tuple(float(v) / seen for v in inputs)
+            results[g] = Evaluation(g, correct[g] / seen, spikes[g] / seen, per_layer)
         return [results[tuple(g)] for g in genotypes]

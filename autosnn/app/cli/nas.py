@@ -6,12 +6,13 @@ options given explicitly override them.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from autosnn.app.chipcost import METRICS
+from autosnn.app.chipcost import METRICS, Budgets
 from autosnn.app.cli.app import app
 from autosnn.app.cli.common import choices
 from autosnn.app.pipeline import (
@@ -119,11 +120,33 @@ def supernet_cmd(
         reporter.close()
 
 
+def _parse_lambdas(values: list[str] | None, p: Preset, chip: bool) -> tuple[bool, tuple[float, ...]]:
+    """``--lambda`` values -> (auto?, lambdas): numbers <= 0, or ``auto`` (the preset's grid)."""
+    if not values:
+        return (True, p.lambda_grid) if chip else (False, p.lambdas)
+    if "auto" in values:
+        if len(values) > 1:
+            raise typer.BadParameter("--lambda auto cannot be combined with numbers")
+        if not chip:
+            raise typer.BadParameter("--lambda auto chooses lambda for a chip: give --chip")
+        return True, p.lambda_grid
+    out = []
+    for v in values:
+        try:
+            lam = float(v)
+        except ValueError:
+            raise typer.BadParameter(f"--lambda {v!r}: expected a number <= 0 or auto") from None
+        if not math.isfinite(lam) or lam > 0 or lam < -10:
+            raise typer.BadParameter(f"--lambda {v}: expected a finite number in [-10, 0]")
+        out.append(lam)
+    return False, tuple(out)
+
+
 @app.command("search")
 def search_cmd(
     out: Out = Path("runs/nas"),
     supernet: Annotated[Path | None, typer.Option("--supernet", help="Super-network checkpoint (default OUT/supernet.pt).")] = None,
-    lambdas: Annotated[list[float] | None, typer.Option("--lambda", help="Spike coefficient lambda <= 0; repeat for several.")] = None,
+    lambdas: Annotated[list[str] | None, typer.Option("--lambda", help="Cost coefficient lambda <= 0 (repeat for several), or 'auto': sweep the preset's grid and choose per chip (the default with --chip; rule in the README).")] = None,
     fitness: Annotated[FitnessForm | None, typer.Option("--fitness", help="Fitness form: power (Eq. 3) or linear (default: the preset's).")] = None,
     method: Annotated[SearchMethod, typer.Option("--method", help="evolution (Algorithm 1) or random.")] = SearchMethod("evolution"),
     rounds: Annotated[int | None, typer.Option("--rounds", help="Search rounds.")] = None,
@@ -146,7 +169,11 @@ def search_cmd(
     channels: Annotated[int | None, typer.Option("--channels", help="Check: the super-network's C must be this.")] = None,
     timesteps: Annotated[int | None, typer.Option("--timesteps", help="Check: the super-network's T must be this.")] = None,
     chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
-    chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="Cost per inference optimised with --chip.")] = ChipMetric("energy"),
+    chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="With --chip: energy (J per inference), latency (s per timestep) or link-util (peak link utilisation).")] = ChipMetric("energy"),
+    max_cores: Annotated[int | None, typer.Option("--max-cores", min=1, help="With --chip: budget of neuromorphic cores.")] = None,
+    max_latency: Annotated[float | None, typer.Option("--max-latency", help="With --chip: budget of time per timestep, seconds.")] = None,
+    max_energy: Annotated[float | None, typer.Option("--max-energy", help="With --chip: budget of energy per inference, joules.")] = None,
+    max_link_util: Annotated[float | None, typer.Option("--max-link-util", help="With --chip: budget of peak link utilisation (0-1).")] = None,
 ) -> None:
     """Evolutionary (or random) search on a trained super-network, one run per --lambda.
 
@@ -158,8 +185,12 @@ def search_cmd(
     cfg: SearchConfig = override(p.search, rounds=rounds, pool_size=pool, top_k=top_k,
                                  mutations=mutations, crossovers=crossovers,
                                  mutation_prob=mutation_prob, method=method.value)
+    auto, lams = _parse_lambdas(lambdas, p, chip is not None)
+    budgets = Budgets(max_cores, max_latency, max_energy, max_link_util)
+    if chip is None and budgets != Budgets():
+        raise typer.BadParameter("--max-cores/--max-latency/--max-energy/--max-link-util need --chip")
     request = SearchRequest(
-        lambdas=tuple(lambdas) if lambdas else p.lambdas,
+        lambdas=lams, lambda_auto=auto, budgets=budgets,
         fitness=fitness.value if fitness else p.fitness, config=cfg, seed=seed,
         eval_batch_size=batch_size if batch_size is not None else p.eval_batch_size,
         precision=precision or p.retrain.precision, device=device,

@@ -1,0 +1,106 @@
+"""What a chip search leaves for a person: sweep.json, the chosen winner as NIR with its hwsim
+report (JSON + mesh PNG), and report.md (data, space, chip and budgets, the lambda chosen and why,
+the winner next to the lambda = 0 winner and the best spike-only candidate)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from autosnn.app.chipcost import ChipCost
+from autosnn.core.io import write_json, write_text
+from autosnn.core.network import SpikingNet
+from autosnn.core.progress import Reporter
+from autosnn.core.spaces import Genotype
+from autosnn.search.fitness import Evaluation, make_fitness
+
+
+def _fmt(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}{unit}"
+    return f"{x}{unit}"
+
+
+def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
+                 by_geno: dict[Genotype, Evaluation], reporter: Reporter) -> None:
+    """Write sweep.json, winner.nir, hwsim-report.json, mesh PNG(s) and report.md into ``out``."""
+    import hwsim.plot
+    from autosnn.search.outputs import extract_winner
+    from exporters import export
+
+    info = doc["chip"]
+    winners = doc["winners"]
+    chosen = info["chosen"]
+    sweep = {
+        "chip": info["profile"], "metric": info["metric"], "budgets": info["budgets"],
+        "reference_cost": info["reference_cost"], "chosen": chosen,
+        "lambdas": [{"lambda": w["lambda"], "genotype": w["genotype"],
+                     "accuracy": w["accuracy"], "spikes": w["spikes"], **w["chip"]}
+                    for w in winners.values()],
+    }
+    write_json(out / "sweep.json", sweep)
+    w = winners[chosen["key"]]
+    g = tuple(w["genotype"].split(","))
+    model = extract_winner(net, g, neuron="plif")
+    export(model, "nir", out / "winner.nir")
+    e = by_geno[g]
+    rec = chip.record(e)
+    write_json(out / "hwsim-report.json", rec.to_dict())
+    pngs = hwsim.plot.plot_mesh(rec, out / "mesh.png")
+    # the best candidate by the paper's spike-only fitness (same lambda), for comparison
+    spike_fit = make_fitness(doc["fitness"]["form"], chosen["lambda"],
+                             doc["supernet"]["spikes_avg"])
+    spike_best = max(by_geno.values(), key=spike_fit)
+    rows = [(f"chosen (lambda={chosen['key']})", e)]
+    if "0" in winners:
+        rows.append(("lambda=0 winner", by_geno[tuple(winners["0"]["genotype"].split(","))]))
+    rows.append((f"spike-only fitness (lambda={chosen['key']})", spike_best))
+    lines = [
+        f"# Chip search report: {info['profile']}",
+        "",
+        f"- data: {doc['dataset']} ({doc['data'].get('val_limit') or 'all'} D_val samples cap), "
+        f"space {doc['space']} C={doc['supernet']['config']['channels']} "
+        f"T={doc['supernet']['config']['timesteps']}, seed {doc['seed']}",
+        f"- fitness: {doc['fitness']['form']} form on {doc['fitness']['cost']}, "
+        f"Cost_ref {doc['fitness']['cost_ref']:.4g} (mean over 8 sampled architectures)",
+        "- budgets: " + (", ".join(f"{k} {v:g}" for k, v in info["budgets"].items()
+                                   if v is not None) or "none"),
+        f"- lambda chosen: **{chosen['key']}** ({chosen['reason']})",
+        f"- winner: `{w['genotype']}`; files: winner-{chosen['key']}.pt, winner.nir, "
+        f"hwsim-report.json, {', '.join(p.name for p in pngs)}, pareto.png, sweep.json",
+        "",
+        "## Lambda sweep",
+        "",
+        "| lambda | genotype | D_val acc | spikes/img | feasible | energy/inf (J) | "
+        "time/step (s) | cores | peak link util | binding |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sweep["lambdas"]:
+        lines.append(
+            f"| {s['lambda']:g} | `{s['genotype']}` | {100 * s['accuracy']:.2f}% | "
+            f"{s['spikes']:,.0f} | {'yes' if s['feasible'] else 'no'} | "
+            f"{_fmt(s['energy_per_inference_j'])} | {_fmt(s['time_per_timestep_s'])} | "
+            f"{s['cores_used']} | {_fmt(s['max_link_utilisation'])} | {s['binding'] or ''} |"
+        )
+    lines += ["", "## Chosen winner against the alternatives", "",
+              "| network | genotype | D_val acc | spikes/img | energy/inf (J) | dynamic (J) | "
+              "static (J) | time/step (s) | cores |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, ev in rows:
+        s = chip.summary(ev)
+        lines.append(
+            f"| {label} | `{','.join(ev.genotype)}` | {100 * ev.accuracy:.2f}% | "
+            f"{ev.spikes:,.0f} | {_fmt(s['energy_per_inference_j'])} | "
+            f"{_fmt(s['energy_dynamic_j'])} | {_fmt(s['energy_static_j'])} | "
+            f"{_fmt(s['time_per_timestep_s'])} | {s['cores_used']} |"
+        )
+    lines += ["", "Accuracies are on D_val with inherited super-network weights (retrain the "
+              "winner with `autosnn train --winner` for test accuracy).", ""]
+    write_text(out / "report.md", "\n".join(lines))
+    reporter.log(f"lambda {chosen['key']} chosen for {info['profile']} ({chosen['reason']}); "
+                 f"report: {out / 'report.md'}")
+    assert math.isfinite(doc["fitness"]["cost_ref"])
+    json.dumps(sweep)  # fail here, not in a reader, if something is not JSON
