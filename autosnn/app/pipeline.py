@@ -29,7 +29,7 @@ from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
 from autosnn.core.spaces import genotype_text
 from autosnn.data import DatasetSplits
-from autosnn.data.preprocess import preprocessing_meta
+from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
 from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.train import distributed
@@ -290,6 +290,7 @@ def run_search(
         model = extract_winner(net, tuple(w["genotype"].split(",")), neuron="plif")
         autosnn.save(model, out / f"winner-{key}.pt", extra={
             "winner": w, "data": data.to_dict(), "inherited": not ann,
+            "preprocess": preprocess_from_extra(extra),
         })
     title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
              f"{extra.get('dataset')}: {len(entries)} candidates")
