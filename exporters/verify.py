@@ -115,6 +115,7 @@ class ConsumerCheck:
     mismatch: dict[str, float] = field(default_factory=dict)  # per-layer spike mismatch rate
     skipped: str = ""  # why it did not run (not installed), empty when it ran
     threshold: float = 0.99  # class agreement it must reach
+    note: str = ""  # one more figure worth printing
 
     @property
     def passed(self) -> bool:
@@ -180,7 +181,9 @@ def check_lava_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  #
     from exporters.lava_run import compare_lava
 
     rep = compare_lava(net, x, path)
+    note = (f"{100 * rep['decisive_agreement']:.1f}% on the {100 * rep['decisive_fraction']:.0f}% "
+            "of inputs PyTorch decides by more than one output spike")
     return [ConsumerCheck("lava", rep["class_agreement"],
                           {k: v["cosine"] for k, v in rep["layers"].items()},
                           {k: v["mismatch"] for k, v in rep["layers"].items()}, "",
-                          LAVA_AGREEMENT)]
+                          LAVA_AGREEMENT, note)]

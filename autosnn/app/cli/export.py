@@ -123,7 +123,8 @@ def export_checkpoint(
             verdict = "ok" if check.passed else "BELOW THRESHOLD"
             lines.append(f"  {check.consumer}: class agreement with PyTorch "
                          f"{100 * check.class_agreement:.1f}% (threshold "
-                         f"{100 * check.threshold:.0f}%) {verdict}")
+                         f"{100 * check.threshold:.0f}%) {verdict}"
+                         + (f"; {check.note}" if check.note else ""))
             if check.cosine:
                 worst = min(check.cosine, key=check.cosine.get)  # type: ignore[arg-type]
                 lines.append(f"    per-layer cosine of time-averaged spikes: min "
