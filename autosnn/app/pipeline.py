@@ -13,7 +13,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -361,14 +361,17 @@ def run_train(
     resume: bool = False,
     reporter: Reporter | None = None,
     sync_bn: bool = False,
+    full_train: bool = True,
 ) -> dict:
-    """Train an architecture from scratch on D_train, evaluate on the test split, write
+    """Train an architecture from scratch, evaluate on the test split, write
     ``out/model.pt`` (loadable by ``autosnn.load``/``export``) and ``out/train.json``.
-    Under torchrun every rank trains; rank 0 evaluates and writes."""
+    ``full_train`` (default): on the whole training set, D_train + D_val, as the paper retrains
+    (A.1.3); False: on D_train only. Under torchrun every rank trains; rank 0 evaluates and writes."""
     from autosnn.search.evaluate import evaluate
     from autosnn.train.fit import fit
 
     reporter = reporter or Reporter(quiet=True)
+    data = replace(data, full_train=full_train)
     splits, exec_cfg = _training_setup(data, train, out)
     net = prepare_model(build_from_spec(model, splits.info), exec_cfg)
     what = model.zoo or f"{model.space}:{model.genotype}"
