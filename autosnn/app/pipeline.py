@@ -153,6 +153,7 @@ def run_search(
     from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness, spike_cost
     from autosnn.search.lambdas import STATE_FILE, search_lambdas
     from autosnn.search.outputs import entry, extract_winner, plot_pareto
+    from autosnn.search.ranks import RankSplitEvaluator
     from autosnn.search.shared_eval import SharedPrefixEvaluator
 
     reporter = reporter or Reporter(quiet=True)
@@ -181,7 +182,9 @@ def run_search(
 
     space = net.search_space()
     batches_ = eval_batches(splits.val, request.eval_batch_size, device)
-    evaluator = SharedPrefixEvaluator(net, batches_, request.precision)
+    # under torchrun every rank evaluates its share of each round's candidates
+    evaluator = RankSplitEvaluator(SharedPrefixEvaluator(net, batches_, request.precision),
+                                   distributed.init(device))
 
     # The fitness, built in one place: a cost (spikes, or a chip metric) and a form.
     chip_model: ChipCost | None = None
@@ -284,6 +287,8 @@ def run_search(
             "reference_cost": cost_ref, "budgets": request.budgets.to_dict(), "chosen": chosen,
         },
     }
+    if not distributed.is_main():  # rank 0 writes every output
+        return doc
     write_json(out / "search.json", doc)
     for key, w in winners.items():
         write_json(out / f"winner-{key}.json", w)

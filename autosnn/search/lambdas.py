@@ -21,6 +21,7 @@ from autosnn.core.progress import Reporter
 from autosnn.core.spaces import SpaceSpec, genotype_text
 from autosnn.search.evolution import CachedEvaluator, SearchState, run_search
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
+from autosnn.train.distributed import broadcast_from_main, is_main
 
 STATE_FILE = "search-state.json"
 
@@ -88,7 +89,7 @@ def search_lambdas(
     cache = CachedEvaluator(evaluate)
     states: dict[str, SearchState] = {}
     if resume and state_path.is_file():
-        cache.cache, states = _load(state_path, fingerprint)
+        cache.cache, states = broadcast_from_main(lambda: _load(state_path, fingerprint))
         if reporter:
             done = {k: s.round for k, s in states.items()}
             reporter.log(f"resumed search from {state_path} (rounds done: {done})")
@@ -103,7 +104,8 @@ def search_lambdas(
         def on_round(state: SearchState, key: str = key, fitness: Fitness = fitness,
                      task: object = task, progress: dict = progress) -> None:
             states[key] = state
-            _save(state_path, fingerprint, cache, states)
+            if is_main():  # one writer; every rank holds the same state
+                _save(state_path, fingerprint, cache, states)
             if reporter:
                 best = cache.cache[state.top[0]]
                 reporter.advance(task, acc=best.accuracy, spikes=best.spikes)
