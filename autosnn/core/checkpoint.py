@@ -7,51 +7,146 @@ before anything in it runs.
 from __future__ import annotations
 
 import json
-import os
+import math
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from autosnn.core.errors import CheckpointError
+from autosnn.core.io import atomic_write
 from autosnn.core.network import ArchConfig, SpikingNet
 
 FORMAT = "autosnn-checkpoint/1"
 
+# Sizes a network may ask for (CLI options, checkpoints, winner files): checked before anything is
+# allocated, so a typo or a hand-edited file is one line, not minutes of swapping or an OOM
+# traceback. Generous: the paper's largest network has C=128 and T=8; event data use T=20.
+MAX_CHANNELS = 1024
+MAX_TIMESTEPS = 256
+MAX_CLASSES = 100_000
+MAX_SIDE = 1024  # input height / width
+MAX_INPUT_CHANNELS = 64
+ARCH_KINDS = ("space", "supernet", "zoo")
+# What a file starts with: a zip archive (torch.save since 1.6) or a pickle (legacy torch.save).
+_MAGIC = (b"PK\x03\x04", b"\x80")
+
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temp file in the same folder, then rename: never a half-written file."""
+    """``torch.save`` through :func:`autosnn.core.io.atomic_write`: a uniquely named temp file
+    beside ``path``, fsynced, then renamed; never a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        torch.save(obj, f)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
 def safe_torch_load(path: str | Path) -> Any:
-    """``torch.load(weights_only=True)`` with one-line errors naming the file."""
+    """``torch.load(weights_only=True)`` with one-line errors naming the file.
+
+    Three different failures get three different messages: a file that is not a PyTorch file
+    at all ("not a checkpoint"), one weights_only refused (pickled objects beyond tensors and
+    plain data: possibly hostile), and a damaged PyTorch file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not head.startswith(_MAGIC):
+        raise CheckpointError(f"{path}: not a checkpoint (not a file written by torch.save: "
+                              f"starts with {head!r})")
+    try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
-        raise CheckpointError(
-            f"{path}: refused to load: the file holds more than tensors and plain data "
-            f"(weights_only=True rejected it: {first[:160]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+        msg = _first_line(exc)
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise CheckpointError(
+                f"{path}: refused to load: the file holds more than tensors and plain data "
+                f"(weights_only=True rejected it: {msg})"
+            ) from None
+        raise CheckpointError(f"{path}: not a checkpoint (damaged pickle: {msg})") from None
+    except Exception as exc:  # noqa: BLE001  a damaged archive fails in many ways inside torch
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                              f"({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _int_field(where: str, field: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckpointError(f"{where}: field {field}: expected an integer in [{lo}, {hi}], "
+                              f"got {value!r}"[:300])
+    if not lo <= value <= hi:
+        raise CheckpointError(f"{where}: field {field}: expected an integer in [{lo}, {hi}], "
+                              f"got {value}")
+    return value
+
+
+def _names_field(where: str, field: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(v, str) and v for v in value)):
+        raise CheckpointError(f"{where}: field {field}: expected a list of block names, got "
+                              f"{value!r}"[:300])
+    return tuple(value)
+
+
+def check_arch_config(where: str | Path, d: Any, field: str = "meta.config") -> ArchConfig:
+    """Validate an architecture config read from a file (types and sizes) before anything is
+    built: one :class:`CheckpointError` line naming ``where`` and the field otherwise."""
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{where}: field {field}: expected an object, got "
+                              f"{type(d).__name__}")
+    unknown = sorted(set(d) - set(ArchConfig.__dataclass_fields__))
+    if unknown:
+        raise CheckpointError(f"{where}: field {field}: unknown keys {unknown}"[:300])
+    for key in ("kind", "name"):
+        if not isinstance(d.get(key), str):
+            raise CheckpointError(f"{where}: field {field}.{key}: expected a string, got "
+                                  f"{d.get(key)!r}"[:300])
+    if d["kind"] not in ARCH_KINDS:
+        raise CheckpointError(f"{where}: field {field}.kind: expected one of "
+                              f"{', '.join(ARCH_KINDS)}, got {d['kind']!r}"[:300])
+    shape = d.get("input_shape", (3, 32, 32))
+    if not isinstance(shape, list | tuple) or len(shape) != 3:
+        raise CheckpointError(f"{where}: field {field}.input_shape: expected [C, H, W], got "
+                              f"{shape!r}"[:300])
+    c = _int_field(where, f"{field}.input_shape[0]", shape[0], 1, MAX_INPUT_CHANNELS)
+    h, w = (_int_field(where, f"{field}.input_shape[{i}]", shape[i], 1, MAX_SIDE) for i in (1, 2))
+    neuron = d.get("neuron", "plif")
+    if not isinstance(neuron, str):
+        raise CheckpointError(f"{where}: field {field}.neuron: expected a string, got "
+                              f"{neuron!r}"[:300])
+    return ArchConfig(
+        kind=d["kind"], name=d["name"],
+        channels=_int_field(where, f"{field}.channels", d.get("channels", 16), 1, MAX_CHANNELS),
+        num_classes=_int_field(where, f"{field}.num_classes", d.get("num_classes", 10), 1,
+                               MAX_CLASSES),
+        input_shape=(c, h, w),
+        timesteps=_int_field(where, f"{field}.timesteps", d.get("timesteps", 8), 1,
+                             MAX_TIMESTEPS),
+        genotype=_names_field(where, f"{field}.genotype", d.get("genotype")),
+        candidates=_names_field(where, f"{field}.candidates", d.get("candidates")),
+        neuron=neuron,
+    )
+
+
+def finite(where: str | Path, field: str, value: Any) -> float:
+    """A finite number from a file (JSON allows NaN and Infinity), or a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CheckpointError(f"{where}: field {field}: expected a finite number, got "
+                              f"{value!r}"[:300])
+    return float(value)
 
 
 def save(model: SpikingNet, path: str | Path, *, extra: dict[str, Any] | None = None) -> None:
@@ -66,14 +161,32 @@ def read_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     obj = safe_torch_load(path)
     if not isinstance(obj, dict) or "meta" not in obj or "state_dict" not in obj:
         raise CheckpointError(f"{path}: not an autosnn checkpoint (expected keys meta, state_dict)")
+    if not isinstance(obj["meta"], str):
+        raise CheckpointError(f"{path}: field meta: expected a JSON string, got "
+                              f"{type(obj['meta']).__name__}")
     try:
         meta = json.loads(obj["meta"])
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: field meta: not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: field meta: not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: field meta: expected a JSON object, got "
+                              f"{type(meta).__name__}")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: field meta.format: expected {FORMAT!r}, got "
-                              f"{meta.get('format')!r}")
-    return meta, obj["state_dict"]
+                              f"{meta.get('format')!r}"[:300])
+    meta["config"] = json.loads(check_arch_config(path, meta.get("config")).to_json())
+    if not isinstance(meta.get("extra", {}), dict):
+        raise CheckpointError(f"{path}: field meta.extra: expected an object, got "
+                              f"{type(meta['extra']).__name__}")
+    state = obj["state_dict"]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: field state_dict: expected a mapping of names to tensors, "
+                              f"got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: field state_dict[{key!r}]: expected a tensor, got "
+                                  f"{type(value).__name__}"[:300])
+    return meta, state
 
 
 def load(path: str | Path) -> SpikingNet:
@@ -81,14 +194,15 @@ def load(path: str | Path) -> SpikingNet:
     from autosnn.core.build import from_config
 
     meta, state = read_meta(path)
+    config = ArchConfig.from_dict(meta["config"])  # validated by read_meta
     try:
-        config = ArchConfig.from_dict(meta["config"])
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: field meta.config: malformed ({exc})") from None
-    model = from_config(config)
+        model = from_config(config)
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        raise CheckpointError(f"{path}: field meta.config: cannot build this architecture "
+                              f"({type(exc).__name__}: {_first_line(exc)})") from None
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError) as exc:
         msg = str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: field state_dict: does not match the architecture "
                               f"({msg})") from None

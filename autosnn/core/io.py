@@ -5,8 +5,11 @@ any failure. An output path that is one of the command's inputs is refused."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -15,18 +18,55 @@ from typing import IO
 
 from autosnn.core.errors import AutosnnError
 
+LOCK_FILE = ".autosnn.lock"
+# The temp names our writers use: ``.<target name>.<8 random chars from mkstemp>.tmp[<suffix>]``.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^/]*)?$")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _mkstemp(path: Path, suffix: str) -> tuple[int, str]:
+    """A uniquely named temp file beside ``path`` with the permissions a plain ``open`` would
+    give (mkstemp makes 0600 files, which would silently hide results from other users)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def _write_error(path: Path, exc: OSError) -> AutosnnError:
+    """One line naming the output and the OS's reason (disk full, read-only, no folder)."""
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.ENOENT and not path.parent.is_dir():
+        why = f"folder {path.parent} does not exist"
+    elif exc.errno == errno.ENOTDIR:
+        why = f"{path.parent} is not a folder"
+    return AutosnnError(f"{path}: cannot write ({why}); the earlier file, if any, is unchanged")
+
 
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """``with atomic_write(p) as f: f.write(...)``: ``p`` appears complete or not at all."""
+    """``with atomic_write(p) as f: f.write(...)``: ``p`` appears complete or not at all.
+
+    An OS failure (disk full, read-only folder) becomes one :class:`AutosnnError` line naming
+    ``p``; the earlier ``p`` is left as it was and the temp file is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path, ".tmp")
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -36,14 +76,16 @@ def atomic_save(path: str | Path, save: Callable[[str], object]) -> None:
     """For writers that want a file name (matplotlib, numpy, h5py): ``save(tmp_name)`` writes a
     temp file in the target's folder, which then replaces ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
-                               dir=path.parent)
+    fd, tmp = _mkstemp(path, ".tmp" + path.suffix)
     os.close(fd)
     try:
         save(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -69,3 +111,95 @@ def refuse_overwriting_inputs(outputs: Iterable[str | Path | None],
     for out in outputs:
         if out is not None and Path(out).resolve() in ins:
             raise AutosnnError(f"{out}: output path is also an input; choose another output path")
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Before any long computation: ``path`` can be written (its folder exists, is a folder and
+    is writable; ``path`` is not a folder). One-line error otherwise."""
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise AutosnnError(f"{path}: is a folder; expected a file name")
+    if not parent.exists():
+        raise AutosnnError(f"{path}: folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise AutosnnError(f"{path}: {parent} is a file, not a folder")
+    _probe(parent, path)
+    return path
+
+
+def prepare_out_dir(folder: str | Path) -> Path:
+    """Create the output folder ``folder`` (and its parents) and check that it is writable,
+    before any long computation. A file where a folder should be, a read-only location or a
+    full disk is one line naming the folder."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AutosnnError(f"{folder}: is a file; --out must be a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise AutosnnError(f"{folder}: a file is in the way of this folder") from None
+    except NotADirectoryError:
+        raise AutosnnError(f"{folder}: a parent of this folder is a file") from None
+    except OSError as exc:
+        raise AutosnnError(f"{folder}: cannot create the output folder "
+                           f"({exc.strerror or exc})") from None
+    _probe(folder, folder)
+    return folder
+
+
+def _probe(folder: Path, named: Path) -> None:
+    """Create and remove a temp file in ``folder``: the only reliable writability test (root
+    ignores mode bits, read-only mounts and full disks only show on write)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".autosnn-probe.", dir=folder)
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        raise AutosnnError(f"{named}: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+def clean_stale_temps(folder: str | Path) -> list[Path]:
+    """Remove the temp files a killed run left in ``folder`` (only names our writers make).
+    Call it only while holding the folder's :func:`out_lock`: a live writer's temp file is
+    otherwise indistinguishable from a stale one."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        if p.is_file() and _TEMP_NAME.match(p.name):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+@contextmanager
+def out_lock(folder: str | Path, command: str = "autosnn") -> Iterator[Path]:
+    """One writer per output folder: an exclusive ``flock`` on ``folder/.autosnn.lock``, held
+    for the ``with`` block. The OS drops it when the process dies (kill -9 included), so a
+    crashed run never blocks the next one; a second live run gets a one-line error at once."""
+    folder = prepare_out_dir(folder)
+    lock = folder / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise AutosnnError(f"{lock}: cannot open the lock file ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise AutosnnError(
+                f"{folder}: another run is writing to this folder ({holder}); wait for it to "
+                "finish or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{command} pid {os.getpid()}\n".encode(), 0)
+        yield folder
+    finally:
+        os.close(fd)  # releases the lock
