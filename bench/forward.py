@@ -24,8 +24,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import statistics
+import sys
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
+
+# ``python bench/forward.py`` puts bench/ on the path, not the repository root that ``bench.*``
+# lives in; the spawned workers re-run this module's top level, so they get the root too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 GENOTYPE = "SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5"
 SIDES = ("baseline", "ours", "sj-multistep")
