@@ -160,3 +160,44 @@ def test_lava_runs_a_trained_residual_network(tmp_path):
     assert report["class_agreement"] >= 0.95
     for name, r in report["layers"].items():
         assert r["cosine"] > 0.95, name
+
+
+def test_fixed_point_emulator_tracks_pytorch_without_lava():
+    """The plan's integer arithmetic (emulate_plan, no Lava needed) stays close to PyTorch on a
+    residual network: the quantisation, relays and fan-in are right before any Lava run."""
+    from exporters.interop import model_run
+    from exporters.lava_graph import emulate_plan
+    from exporters.verify import random_input
+
+    net = randomise(autosnn.build("snn1", "SRB_k3,SRB_k3,SCB_k3,SRB_k3,skip", channels=C,
+                                  num_classes=K, timesteps=T), seed=1)
+    x = random_input(net, 3, seed=2)
+    ref = model_run(net, x)
+    plan = lava_plan(net)
+    spikes, _ = emulate_plan(plan, {k: ref.spikes[k].numpy() for k in plan.encoder})
+    assert set(spikes) == {n for n, _ in net.active_spiking_layers()} - {"stem.lif"}
+    first = spikes["body.0.ops.SRB_k3.lif1"]
+    assert first.mean() > 0.02  # it spikes
+    for name, s in spikes.items():
+        a = ref.spikes[name].float().numpy().reshape(s.shape)
+        assert (a != s).mean() < 0.05, name
+
+
+@pytest.mark.skipif(not lava_available(), reason="lava-nc / lava-dl not installed (make loihi)")
+def test_lava_matches_the_fixed_point_emulator_spike_for_spike(tmp_path):
+    from exporters.interop import model_run
+    from exporters.lava_graph import emulate_plan, run_plan
+    from exporters.verify import random_input
+
+    net = randomise(autosnn.build("snn1", "SRB_k3,skip,SCB_k3,SRB_k3,skip", channels=C,
+                                  num_classes=K, timesteps=T), seed=3)
+    x = random_input(net, 2, seed=4)
+    ref = model_run(net, x)
+    plan = read_lava_graph(get_exporter("lava").export(net, tmp_path / "n.h5"))
+    enc = {k: ref.spikes[k].numpy() for k in plan.encoder}
+    lava, votes_lava = run_plan(plan, enc)
+    emu, votes_emu = emulate_plan(plan, enc)
+    assert set(lava) == set(emu)
+    for name in lava:
+        np.testing.assert_array_equal(lava[name], emu[name], err_msg=name)
+    np.testing.assert_array_equal(votes_lava, votes_emu)
