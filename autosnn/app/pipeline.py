@@ -23,7 +23,7 @@ from autosnn.app.chipcost import UNITS, Budgets, ChipCost, ChipTarget, chip_path
 from autosnn.app.report import chip_outputs
 from autosnn.core.config import EVAL_BATCH_SIZE, PAPER, SearchConfig, TrainConfig, override
 from autosnn.core.errors import AutosnnError
-from autosnn.core.io import write_json
+from autosnn.core.io import atomic_write, write_json
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
@@ -331,18 +331,28 @@ def model_from_winner(path: Path) -> ModelSpec:
     """The :class:`ModelSpec` of a ``winner-<lambda>.json`` (or a winner ``.pt``) file."""
     if path.suffix == ".json":
         try:
-            w = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise AutosnnError(f"{path}: unreadable winner file ({exc})") from None
+            w = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: also bad UTF-8
+            raise AutosnnError(f"{path}: unreadable winner file ({str(exc)[:160]})") from None
     else:
         w = getattr(autosnn.load(path), "extra", {}).get("winner")
         if not w:
             raise AutosnnError(f"{path}: not a winner checkpoint (extra.winner missing)")
+    if not isinstance(w, dict):
+        raise AutosnnError(f"{path}: expected a JSON object (a winner-<lambda>.json file)")
+    from autosnn.core.checkpoint import MAX_CHANNELS, MAX_TIMESTEPS, int_field
+
     try:
-        return ModelSpec(space=w["space"], channels=int(w["channels"]),
-                         timesteps=int(w["timesteps"]), genotype=w["genotype"])
+        space, genotype = w["space"], w["genotype"]
+        channels = int_field(path, "channels", w["channels"], 1, MAX_CHANNELS)
+        timesteps = int_field(path, "timesteps", w["timesteps"], 1, MAX_TIMESTEPS)
     except KeyError as exc:
         raise AutosnnError(f"{path}: field {exc.args[0]} missing") from None
+    for field, value in (("space", space), ("genotype", genotype)):
+        if not isinstance(value, str) or not value:
+            raise AutosnnError(f"{path}: field {field}: expected a non-empty string, got "
+                               f"{value!r}"[:300])
+    return ModelSpec(space=space, channels=channels, timesteps=timesteps, genotype=genotype)
 
 
 def build_from_spec(model: ModelSpec, info) -> SpikingNet:  # type: ignore[no-untyped-def]
@@ -437,5 +447,6 @@ def run_eval(
                       activity=activity is not None)
     if activity is not None:
         activity.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(activity, **activity_arrays(net, result.timesteps, result.samples))
+        with atomic_write(activity, "wb") as f:  # a full disk keeps the earlier file
+            np.savez_compressed(f, **activity_arrays(net, result.timesteps, result.samples))
     return result

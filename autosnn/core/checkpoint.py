@@ -79,7 +79,9 @@ def safe_torch_load(path: str | Path) -> Any:
                               f"({type(exc).__name__}: {_first_line(exc)})") from None
 
 
-def _int_field(where: str, field: str, value: Any, lo: int, hi: int) -> int:
+def int_field(where: str | Path, field: str, value: Any, lo: int, hi: int) -> int:
+    """An integer in ``[lo, hi]`` read from a file (not a bool, a float or a string), or one
+    :class:`CheckpointError` line naming the file and the field."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise CheckpointError(f"{where}: field {field}: expected an integer in [{lo}, {hi}], "
                               f"got {value!r}"[:300])
@@ -121,19 +123,19 @@ def check_arch_config(where: str | Path, d: Any, field: str = "meta.config") -> 
     if not isinstance(shape, list | tuple) or len(shape) != 3:
         raise CheckpointError(f"{where}: field {field}.input_shape: expected [C, H, W], got "
                               f"{shape!r}"[:300])
-    c = _int_field(where, f"{field}.input_shape[0]", shape[0], 1, MAX_INPUT_CHANNELS)
-    h, w = (_int_field(where, f"{field}.input_shape[{i}]", shape[i], 1, MAX_SIDE) for i in (1, 2))
+    c = int_field(where, f"{field}.input_shape[0]", shape[0], 1, MAX_INPUT_CHANNELS)
+    h, w = (int_field(where, f"{field}.input_shape[{i}]", shape[i], 1, MAX_SIDE) for i in (1, 2))
     neuron = d.get("neuron", "plif")
     if not isinstance(neuron, str):
         raise CheckpointError(f"{where}: field {field}.neuron: expected a string, got "
                               f"{neuron!r}"[:300])
     return ArchConfig(
         kind=d["kind"], name=d["name"],
-        channels=_int_field(where, f"{field}.channels", d.get("channels", 16), 1, MAX_CHANNELS),
-        num_classes=_int_field(where, f"{field}.num_classes", d.get("num_classes", 10), 1,
+        channels=int_field(where, f"{field}.channels", d.get("channels", 16), 1, MAX_CHANNELS),
+        num_classes=int_field(where, f"{field}.num_classes", d.get("num_classes", 10), 1,
                                MAX_CLASSES),
         input_shape=(c, h, w),
-        timesteps=_int_field(where, f"{field}.timesteps", d.get("timesteps", 8), 1,
+        timesteps=int_field(where, f"{field}.timesteps", d.get("timesteps", 8), 1,
                              MAX_TIMESTEPS),
         genotype=_names_field(where, f"{field}.genotype", d.get("genotype")),
         candidates=_names_field(where, f"{field}.candidates", d.get("candidates")),

@@ -190,6 +190,9 @@ def fit(
         if not (resume and state_path.is_file()):
             return None
         state = safe_torch_load(state_path)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{state_path}: not a training-state file (expected a mapping, "
+                                  f"got {type(state).__name__}); rerun without --resume")
         if state.get("fingerprint") != fp:
             raise CheckpointError(
                 f"{state_path}: was written with other settings; rerun without --resume "
@@ -199,10 +202,7 @@ def fit(
 
     state = distributed.broadcast_from_main(read_state)
     if state is not None:
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = [EpochStats(**h) for h in json.loads(state["history"])]
-        start_epoch = int(state["epoch"]) + 1
+        history, start_epoch = _restore(state, net, optimizer, state_path)
         if reporter:
             reporter.log(f"resumed from {state_path} after epoch {start_epoch}")
     if dist_info.enabled and sync_bn:
@@ -225,6 +225,28 @@ def fit(
     finally:
         distributed.restore_batchnorm(net)
     return history
+
+
+def _restore(state: dict, net: nn.Module, optimizer: torch.optim.Optimizer,
+             state_path: Path) -> tuple[list[EpochStats], int]:
+    """Load a resume state into ``net`` and ``optimizer``; a hand-edited or damaged file is one
+    line naming the file and the field, never a traceback halfway through loading."""
+    field = "model"
+    try:
+        net.load_state_dict(state["model"])
+        field = "optimizer"
+        optimizer.load_state_dict(state["optimizer"])
+        field = "history"
+        history = [EpochStats(**h) for h in json.loads(state["history"])]
+        field = "epoch"
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"expected an epoch number >= 0, got {epoch!r}"[:200])
+    except Exception as exc:  # noqa: BLE001  any malformed field: torch raises many kinds
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CheckpointError(f"{state_path}: field {field}: malformed resume state "
+                              f"({type(exc).__name__}: {text}); rerun without --resume") from None
+    return history, epoch + 1
 
 
 def _save_state(net: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
