@@ -193,3 +193,18 @@ def test_verify_exits_nonzero_when_a_consumer_disagrees(checkpoint, tmp_path, mo
                               str(tmp_path / "bad.onnx"), "--verify"])
     assert res.exit_code == 1, res.output
     assert "BELOW THRESHOLD" in res.output
+
+
+def test_verify_plot_is_a_png_and_never_the_checkpoint(checkpoint, tmp_path):
+    path, _ = checkpoint
+    png = tmp_path / "agree.png"
+    res = runner.invoke(app, ["export", str(path), "--to", "nir", "-o", str(tmp_path / "n.nir"),
+                              "--verify", "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before = path.read_bytes()
+    res = runner.invoke(app, ["export", str(path), "--to", "nir", "-o", str(tmp_path / "m.nir"),
+                              "--verify", "--plot", str(path)])
+    assert res.exit_code == 2 and "overwrite the input" in res.output
+    assert path.read_bytes() == before
+    assert not (tmp_path / "m.nir").exists()  # refused before anything was written

@@ -59,6 +59,36 @@ def verification_input(net: Any, record: dict | None, n: int, data_dir: str | No
             f"SYNTHETIC random input ({min(n, 8)} samples): {why}")
 
 
+def plot_checks(checks: list, path: Path, title: str, inputs: tuple[Path, ...]) -> Path:
+    """Per-layer cosine (and Lava's spike mismatch) per consumer as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from exporters.base import atomic_output
+
+    ran = [c for c in checks if not c.skipped and c.cosine]
+    layers = list(dict.fromkeys(name for c in ran for name in c.cosine))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.2))
+    for c in ran:
+        ax.plot(range(len(layers)), [c.cosine.get(n, float("nan")) for n in layers], "o-",
+                label=f"{c.consumer}: classes {100 * c.class_agreement:.1f}% agree")
+        if c.mismatch:
+            ax.plot(range(len(layers)), [1 - c.mismatch.get(n, float("nan")) for n in layers],
+                    "x--", label=f"{c.consumer}: 1 - spike mismatch")
+    ax.set_xticks(range(len(layers)), layers, rotation=70, ha="right", fontsize=7)
+    ax.set_ylabel("cosine of time-averaged spikes vs PyTorch")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    with atomic_output(path, inputs=inputs) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path
+
+
 def export_checkpoint(
     *,
     checkpoint: Path,
@@ -73,6 +103,7 @@ def export_checkpoint(
     verify_samples: int | None = None,
     data_dir: str | None = None,
     seed: int = 0,
+    plot: Path | None = None,
 ) -> tuple[Path, list[str], bool]:
     """Load ``checkpoint`` safely and export it; returns (path written, report lines, whether
     every verification passed)."""
@@ -104,6 +135,9 @@ def export_checkpoint(
         raise AutosnnError(f"{checkpoint}: the network takes {tuple(net.config.input_shape)}, "
                            f"data set {record['dataset']} gives {tuple(record['input_shape'])}")
     out = output if output is not None else Path(checkpoint).with_suffix(exp.suffix)
+    if plot is not None and Path(plot).resolve() in (Path(checkpoint).resolve(), out.resolve()):
+        raise AutosnnError(f"{plot}: the plot would overwrite the input or the export; choose "
+                           "another --plot path")
     path = export(net, target, out, preprocess=record, inputs=(checkpoint,), compat=compat,
                   dt=dt, geq_threshold=geq_threshold or None)
     head = f"wrote {path} ({target}"
@@ -116,7 +150,12 @@ def export_checkpoint(
     if verify:
         x, _, label = verification_input(net, record, verify_samples, data_dir, seed)
         lines.append(f"verify on {label}:")
-        for check in exp.verify(net, path, x):
+        checks = exp.verify(net, path, x)
+        if plot is not None:
+            plot_checks(checks, plot, f"{path.name} ({target}) on {label}",
+                        (Path(checkpoint), path))
+            lines.append(f"wrote {plot}")
+        for check in checks:
             if check.skipped:
                 lines.append(f"  {check.consumer}: skipped ({check.skipped})")
                 continue
@@ -182,13 +221,16 @@ def export_cmd(
         str | None, typer.Option(help="data folder for --verify (default: $AUTOSNN_DATA)")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of synthetic --verify input")] = 0,
+    plot: Annotated[
+        Path | None, typer.Option(help="with --verify: PNG of per-layer agreement per consumer")
+    ] = None,
 ) -> None:
     """Export a trained network to NIR, ONNX (single timestep) or Lava (Loihi 2)."""
     _, lines, ok = export_checkpoint(
         checkpoint=checkpoint, target=to.value, output=output, compat=compat, dt=dt,
         geq_threshold=geq_threshold, dataset=dataset,
         allow_unknown_preprocess=allow_unknown_preprocess, verify=verify,
-        verify_samples=verify_samples, data_dir=data_dir, seed=seed,
+        verify_samples=verify_samples, data_dir=data_dir, seed=seed, plot=plot,
     )
     for line in lines:
         typer.echo(line)
