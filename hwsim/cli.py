@@ -29,6 +29,26 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("autosnn")  # hwsim ships in the autosnn distribution
+        except PackageNotFoundError:
+            v = "unknown (not installed)"
+        typer.echo(f"hwsim {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Neuromorphic chip cost model for NIR graphs."""
+
+
 class Placement(StrEnum):
     sequential = "sequential"
     greedy = "greedy"

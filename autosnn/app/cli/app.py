@@ -8,6 +8,8 @@ groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from typer.core import TyperGroup
 
@@ -45,6 +47,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("autosnn")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            from autosnn import __version__ as v
+        typer.echo(f"autosnn {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Spike-aware neural architecture search for spiking neural networks."""
 
 
 def run_cli(argv: list[str] | None = None) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from enum import StrEnum
+
+import typer
 
 from autosnn.core.errors import AutosnnError
 
@@ -23,3 +27,23 @@ def choices(kind: str, names: list[str]) -> type[StrEnum]:
     """A string enum of a registry's names, so typer shows and checks them as choices; the CLI's
     choices thereby come from the registries, never from hard-coded strings."""
     return StrEnum(kind, {n: n for n in names})  # type: ignore[return-value]
+
+
+def finite_in(lo: float, hi: float, *, low_open: bool = False) -> Callable[[float | None],
+                                                                           float | None]:
+    """A typer callback accepting a finite float in ``[lo, hi]`` (``(lo, hi]`` with
+    ``low_open``): click's FloatRange lets ``nan`` through (every comparison with it is False)
+    and ``inf`` past an open bound, and either one poisons a run minutes later."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value) or value > hi or value < lo or (low_open and value == lo):
+            if math.isinf(hi):
+                want = f"{'>' if low_open else '>='} {lo:g}"
+            else:
+                want = f"in {'(' if low_open else '['}{lo:g}, {hi:g}]"
+            raise typer.BadParameter(f"{value}: expected a finite number {want}")
+        return value
+
+    return check

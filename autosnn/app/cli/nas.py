@@ -7,6 +7,8 @@ options given explicitly override them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +16,7 @@ import typer
 
 from autosnn.app.chipcost import METRICS, Budgets
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices
+from autosnn.app.cli.common import choices, finite_in
 from autosnn.app.pipeline import (
     ModelSpec,
     SearchRequest,
@@ -24,6 +26,7 @@ from autosnn.app.pipeline import (
     run_supernet,
     run_train,
 )
+from autosnn.core.checkpoint import MAX_CHANNELS, MAX_SIDE, MAX_TIMESTEPS
 from autosnn.core.config import (
     PRESETS,
     SEARCH_METHODS,
@@ -33,8 +36,16 @@ from autosnn.core.config import (
     get_preset,
     override,
 )
+from autosnn.core.io import (
+    check_output_file,
+    clean_stale_temps,
+    out_lock,
+    refuse_overwriting_inputs,
+    write_json,
+)
 from autosnn.core.neuron import NEURONS
 from autosnn.core.progress import Reporter
+from autosnn.core.runtime import PRECISIONS, resolve_device
 from autosnn.core.spaces import GENOTYPES, list_spaces
 from autosnn.core.zoo import list_zoo
 from autosnn.data.spec import SPLITS, DataSpec
@@ -51,18 +62,27 @@ ZooName = choices("ZooName", list_zoo())
 SearchMethod = choices("SearchMethod", list(SEARCH_METHODS))
 ChipMetric = choices("ChipMetric", list(METRICS))
 Split = choices("Split", list(SPLITS))
+PrecisionName = choices("PrecisionName", list(PRECISIONS))
+# Ranges are checked here, at the boundary, before any data is loaded or memory allocated; the
+# upper bounds (autosnn.core.checkpoint) are generous limits against typos, not tuning advice.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_LIMIT = 10**9
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_SPIKE_REG = 100.0  # beyond this Adam's second moment overflows float32 and weights go NaN
 Space = Annotated[SpaceName, typer.Option("--space", help="Search space.")]
-Channels = Annotated[int | None, typer.Option("--channels", help="Initial channels C.")]
-Timesteps = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T.")]
-Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
-BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Mini-batch size.")]
-Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N samples per split.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed (split, init, sampling, search).")]
-Out = Annotated[Path, typer.Option("--out", help="Output folder.")]
+Channels = Annotated[int | None, typer.Option("--channels", min=1, max=MAX_CHANNELS, help=f"Initial channels C, 1-{MAX_CHANNELS} (default: the preset's).")]
+Timesteps = Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS, help=f"Timesteps T, 1-{MAX_TIMESTEPS} (default: the preset's or the dataset's).")]
+Epochs = Annotated[int | None, typer.Option("--epochs", min=1, max=MAX_EPOCHS, help="Training epochs, >= 1.")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, max=MAX_BATCH, help=f"Mini-batch size, 1-{MAX_BATCH}.")]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Use at most N samples per split, N >= 1 (default: the preset's).")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed (split, init, sampling, search), 0-2^32-1.")]
+Out = Annotated[Path, typer.Option("--out", help="Output folder (created; one run at a time per folder).")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")]
 PresetOpt = Annotated[PresetName, typer.Option("--preset", help="Defaults: quick (minutes on a CPU) or paper.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")]
-Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16.")]
+Precision = Annotated[PrecisionName | None, typer.Option("--precision", help="auto (bf16 where fast), fp32 or bf16.")]
+SpikeReg = Annotated[float | None, typer.Option("--spike-reg", callback=finite_in(0.0, MAX_SPIKE_REG), help=f"Spike regularisation beta, 0-{MAX_SPIKE_REG:g}.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 SyncBN = Annotated[bool, typer.Option("--sync-bn", help="Under torchrun: batch norm over the global batch (all ranks), not each rank's slice.")]
 
@@ -80,7 +100,30 @@ def _data_spec(preset: Preset, dataset, data_dir, seed, limit, timesteps) -> Dat
 def _train_cfg(base: TrainConfig, *, epochs, batch_size, seed, device, precision,  # type: ignore[no-untyped-def]
                spike_reg=None, cutout=None) -> TrainConfig:
     return override(base, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
-                    precision=precision, spike_reg=spike_reg, cutout=cutout)
+                    precision=_value(precision), spike_reg=spike_reg, cutout=cutout)
+
+
+def _value(choice: str | None) -> str | None:
+    """A choice enum member as the plain string the library takes."""
+    return None if choice is None else str(getattr(choice, "value", choice))
+
+
+@contextmanager
+def _one_writer(out: Path, command: str, *, resume: bool, reporter: Reporter,
+                device: str) -> Iterator[None]:
+    """Before any long computation: the device exists, ``out`` is a writable folder, and this
+    process is its only writer (an OS lock released when the process ends, however it ends).
+    With ``--resume``, temp files a killed run left behind are removed. Under torchrun rank 0
+    holds the lock for all ranks."""
+    resolve_device(device)
+    if not env_info().is_main:
+        yield
+        return
+    with out_lock(out, f"autosnn {command}"):
+        if resume:
+            for stale in clean_stale_temps(out):
+                reporter.log(f"removed {stale} (temp file of an interrupted run)")
+        yield
 
 
 @app.command("supernet")
@@ -100,7 +143,7 @@ def supernet_cmd(
     resume: Resume = False,
     precision: Precision = None,
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
-    spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
+    spike_reg: SpikeReg = None,
     sync_bn: SyncBN = False,
     quiet: Quiet = False,
 ) -> None:
@@ -108,14 +151,16 @@ def supernet_cmd(
     p = get_preset(preset.value)
     reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
-        run_supernet(
-            data=_data_spec(p, dataset, data_dir, seed, limit, timesteps),
-            model=ModelSpec(space=space.value, channels=channels or p.channels,
-                            neuron=neuron.value),
-            train=_train_cfg(p.supernet, epochs=epochs, batch_size=batch_size, seed=seed,
-                             device=device, precision=precision, spike_reg=spike_reg),
-            out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
-        )
+        with _one_writer(out, "supernet", resume=resume, reporter=reporter, device=device):
+            run_supernet(
+                data=_data_spec(p, dataset, data_dir, seed, limit, timesteps),
+                model=ModelSpec(space=space.value,
+                                channels=channels if channels is not None else p.channels,
+                                neuron=neuron.value),
+                train=_train_cfg(p.supernet, epochs=epochs, batch_size=batch_size, seed=seed,
+                                 device=device, precision=precision, spike_reg=spike_reg),
+                out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
+            )
     finally:
         reporter.close()
 
@@ -149,12 +194,12 @@ def search_cmd(
     lambdas: Annotated[list[str] | None, typer.Option("--lambda", help="Cost coefficient lambda <= 0 (repeat for several), or 'auto': sweep the preset's grid and choose per chip (the default with --chip; rule in the README).")] = None,
     fitness: Annotated[FitnessForm | None, typer.Option("--fitness", help="Fitness form: power (Eq. 3) or linear (default: the preset's).")] = None,
     method: Annotated[SearchMethod, typer.Option("--method", help="evolution (Algorithm 1) or random.")] = SearchMethod("evolution"),
-    rounds: Annotated[int | None, typer.Option("--rounds", help="Search rounds.")] = None,
-    pool: Annotated[int | None, typer.Option("--pool", help="Evaluation pool size.")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="Top-k pool size.")] = None,
-    mutations: Annotated[int | None, typer.Option("--mutations", help="Mutations per round.")] = None,
-    crossovers: Annotated[int | None, typer.Option("--crossovers", help="Crossovers per round.")] = None,
-    mutation_prob: Annotated[float | None, typer.Option("--mutation-prob", help="Per-slot mutation probability.")] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", min=1, max=100_000, help="Search rounds, >= 1.")] = None,
+    pool: Annotated[int | None, typer.Option("--pool", min=1, max=1_000_000, help="Evaluation pool size, >= 1.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=1_000_000, help="Top-k pool size, >= 1.")] = None,
+    mutations: Annotated[int | None, typer.Option("--mutations", min=0, max=1_000_000, help="Mutations per round, >= 0 (mutations + crossovers <= pool).")] = None,
+    crossovers: Annotated[int | None, typer.Option("--crossovers", min=0, max=1_000_000, help="Crossovers per round, >= 0.")] = None,
+    mutation_prob: Annotated[float | None, typer.Option("--mutation-prob", callback=finite_in(0.0, 1.0), help="Per-slot mutation probability, 0-1.")] = None,
     batch_size: BatchSize = None,
     limit: Limit = None,
     seed: Seed = 0,
@@ -166,14 +211,14 @@ def search_cmd(
     dataset: Dataset = None,
     data_dir: DataDir = None,
     space: Annotated[SpaceName | None, typer.Option("--space", help="Check: the super-network's space must be this one.")] = None,
-    channels: Annotated[int | None, typer.Option("--channels", help="Check: the super-network's C must be this.")] = None,
-    timesteps: Annotated[int | None, typer.Option("--timesteps", help="Check: the super-network's T must be this.")] = None,
+    channels: Annotated[int | None, typer.Option("--channels", min=1, max=MAX_CHANNELS, help="Check: the super-network's C must be this.")] = None,
+    timesteps: Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS, help="Check: the super-network's T must be this.")] = None,
     chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
     chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="With --chip: energy (J per inference), latency (s per timestep) or link-util (peak link utilisation).")] = ChipMetric("energy"),
     max_cores: Annotated[int | None, typer.Option("--max-cores", min=1, help="With --chip: budget of neuromorphic cores.")] = None,
-    max_latency: Annotated[float | None, typer.Option("--max-latency", help="With --chip: budget of time per timestep, seconds.")] = None,
-    max_energy: Annotated[float | None, typer.Option("--max-energy", help="With --chip: budget of energy per inference, joules.")] = None,
-    max_link_util: Annotated[float | None, typer.Option("--max-link-util", help="With --chip: budget of peak link utilisation (0-1).")] = None,
+    max_latency: Annotated[float | None, typer.Option("--max-latency", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of time per timestep, seconds > 0.")] = None,
+    max_energy: Annotated[float | None, typer.Option("--max-energy", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of energy per inference, joules > 0.")] = None,
+    max_link_util: Annotated[float | None, typer.Option("--max-link-util", callback=finite_in(0.0, 1.0, low_open=True), help="With --chip: budget of peak link utilisation, (0, 1].")] = None,
 ) -> None:
     """Evolutionary (or random) search on a trained super-network, one run per --lambda.
 
@@ -193,15 +238,22 @@ def search_cmd(
         lambdas=lams, lambda_auto=auto, budgets=budgets,
         fitness=fitness.value if fitness else p.fitness, config=cfg, seed=seed,
         eval_batch_size=batch_size if batch_size is not None else p.eval_batch_size,
-        precision=precision or p.retrain.precision, device=device,
+        precision=_value(precision) or p.retrain.precision, device=device,
         val_limit=limit, data_dir=data_dir,
         expect={k: v for k, v in expect.items() if v is not None},
         chip=chip, chip_metric=chip_metric.value,
     )
+    from autosnn.search.fitness import lambda_key
+
+    supernet = supernet if supernet is not None else out / "supernet.pt"
+    written = [out / n for n in ("search.json", "search-state.json", "pareto.png")]
+    written += [out / f"winner-{lambda_key(lam)}{ext}" for lam in lams for ext in (".json", ".pt")]
+    refuse_overwriting_inputs(written, [supernet])
     reporter = Reporter(quiet=quiet)
     try:
-        run_search(supernet=supernet or out / "supernet.pt", request=request, out=out,
-                   resume=resume, reporter=reporter)
+        with _one_writer(out, "search", resume=resume, reporter=reporter, device=device):
+            run_search(supernet=supernet, request=request, out=out, resume=resume,
+                       reporter=reporter)
     finally:
         reporter.close()
 
@@ -225,8 +277,8 @@ def train_cmd(
     preset: PresetOpt = PresetName("paper"),
     resume: Resume = False,
     precision: Precision = None,
-    cutout: Annotated[int | None, typer.Option("--cutout", help="Cutout side (0 = off; default 16).")] = None,
-    spike_reg: Annotated[float | None, typer.Option("--spike-reg", help="Spike regularisation beta.")] = None,
+    cutout: Annotated[int | None, typer.Option("--cutout", min=0, max=MAX_SIDE, help=f"Cutout side in pixels, 0-{MAX_SIDE} (0 = off; default 16).")] = None,
+    spike_reg: SpikeReg = None,
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
     sync_bn: SyncBN = False,
     quiet: Quiet = False,
@@ -239,22 +291,27 @@ def train_cmd(
     if winner is not None:
         spec = model_from_winner(winner)
         spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
-                         channels=channels or spec.channels,
-                         timesteps=timesteps or spec.timesteps)
+                         channels=channels if channels is not None else spec.channels,
+                         timesteps=timesteps if timesteps is not None else spec.timesteps)
     else:
-        spec = ModelSpec(space=space.value, channels=channels or p.channels, neuron=neuron.value,
-                         timesteps=timesteps or p.timesteps, genotype=genotype,
-                         zoo=model.value if model else None)
+        spec = ModelSpec(space=space.value,
+                         channels=channels if channels is not None else p.channels,
+                         neuron=neuron.value,
+                         timesteps=timesteps if timesteps is not None else p.timesteps,
+                         genotype=genotype, zoo=model.value if model else None)
+    refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt"],
+                              [winner])
     reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
-        run_train(
-            data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
-            model=spec,
-            train=_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size, seed=seed,
-                             device=device, precision=precision, spike_reg=spike_reg,
-                             cutout=cutout),
-            out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
-        )
+        with _one_writer(out, "train", resume=resume, reporter=reporter, device=device):
+            run_train(
+                data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
+                model=spec,
+                train=_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size, seed=seed,
+                                 device=device, precision=precision, spike_reg=spike_reg,
+                                 cutout=cutout),
+                out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
+            )
     finally:
         reporter.close()
 
@@ -275,7 +332,6 @@ def eval_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
 ) -> None:
     """Accuracy, spikes per image, per-layer spikes and firing rates of a checkpoint."""
-    import json
     from dataclasses import asdict
 
     from rich.console import Console
@@ -284,11 +340,19 @@ def eval_cmd(
     import autosnn
 
     p = get_preset(preset.value)
+    # Output problems are found before the evaluation, not after it.
+    refuse_overwriting_inputs([activity, json_out], [checkpoint])
+    if activity is not None and json_out is not None:
+        refuse_overwriting_inputs([json_out], [activity])
+    for path in (activity, json_out):
+        if path is not None:
+            check_output_file(path)
+    resolve_device(device)
     T = autosnn.core.checkpoint.read_meta(checkpoint)[0]["config"].get("timesteps")
     result = run_eval(
         checkpoint=checkpoint, data=_data_spec(p, dataset, data_dir, seed, limit, T),
         split=split.value, batch_size=batch_size if batch_size is not None else p.eval_batch_size,
-        precision=precision or p.retrain.precision,
+        precision=_value(precision) or p.retrain.precision,
         device=device, activity=activity,
     )
     table = Table(title=f"{checkpoint} on {split.value} ({result.samples} samples, T={result.timesteps})")
@@ -303,4 +367,4 @@ def eval_cmd(
     if activity is not None:
         console.print(f"wrote per-neuron spike counts to {activity}")
     if json_out is not None:
-        json_out.write_text(json.dumps(asdict(result), indent=2) + "\n")
+        write_json(json_out, asdict(result))
