@@ -6,9 +6,9 @@ decision of the output. Reference: our executor (:mod:`exporters.nir_run`) or th
 
 - norse (``norse.torch.from_nir``): runs one unbatched sample at a time, which is exactly NIR's
   shape semantics (no batch dimension; ``Flatten(start_dim=0)`` would otherwise fold the batch in).
-  Needs the ``compat="norse"`` export (no Threshold / AvgPool2d in norse).
-- spikingjelly (``import_from_nir``, single-step, explicit state): batched; needs the
-  ``compat="spikingjelly"`` export (no SumPool2d / Threshold / grouped conv).
+  Loads the portable (default) or ``compat="norse"`` export (no Threshold / AvgPool2d in norse).
+- spikingjelly (``import_from_nir``, single-step, explicit state): batched; loads the portable
+  (default) or ``compat="spikingjelly"`` export (no SumPool2d / Threshold / grouped conv).
 """
 
 from __future__ import annotations

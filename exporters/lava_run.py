@@ -1,4 +1,7 @@
-"""Run an exported netx HDF5 in Lava (``Loihi2SimCfg(select_tag="fixed_pt")``) and compare.
+"""Run a Lava export (netx HDF5, or the autosnn process graph through
+:func:`exporters.lava_graph.run_plan`) with ``Loihi2SimCfg(select_tag="fixed_pt")`` and compare.
+
+netx files:
 
 The input and each netx layer add one timestep of latency, while every layer charges its bias from
 the first step, so the network is loaded with ``reset_interval = T, reset_offset = 1`` (netx
