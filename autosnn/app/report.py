@@ -44,6 +44,7 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
     }
     write_json(out / "sweep.json", sweep)
     w = winners[chosen["key"]]
+    write_json(out / "winner.json", w)  # the chosen lambda's winner (``train --winner``)
     g = tuple(w["genotype"].split(","))
     model = extract_winner(net, g, neuron="plif")
     export(model, "nir", out / "winner.nir")
@@ -70,7 +71,8 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
         "- budgets: " + (", ".join(f"{k} {v:g}" for k, v in info["budgets"].items()
                                    if v is not None) or "none"),
         f"- lambda chosen: **{chosen['key']}** ({chosen['reason']})",
-        f"- winner: `{w['genotype']}`; files: winner-{chosen['key']}.pt, winner.nir, "
+        f"- winner: `{w['genotype']}`; files: winner.json (= winner-{chosen['key']}.json), "
+        f"winner-{chosen['key']}.pt, winner.nir, "
         f"hwsim-report.json, {', '.join(p.name for p in pngs)}, pareto.png, sweep.json",
         "",
         "## Lambda sweep",
