@@ -1,11 +1,19 @@
-"""Progress bars (rich) with loss, accuracy and spikes; plain log lines when not on a terminal."""
+"""Progress bars (rich) with loss, accuracy, spikes, elapsed time and an ETA; plain log lines when
+not on a terminal."""
 
 from __future__ import annotations
 
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class Reporter:
@@ -27,6 +35,7 @@ class Reporter:
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(),
                 console=self.console, transient=True,
             )
             self._progress.start()
