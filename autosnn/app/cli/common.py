@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import typer
 
+from autosnn.core.checkpoint import MAX_INPUT_CHANNELS, MAX_SIDE
 from autosnn.core.errors import AutosnnError
 
 
@@ -20,6 +21,9 @@ def parse_shape(text: str) -> tuple[int, int, int]:
         dims = ()
     if len(dims) != 3 or min(dims) < 1:
         raise AutosnnError(f"--input {text!r}: expected CxHxW, e.g. 3x32x32")
+    if dims[0] > MAX_INPUT_CHANNELS or max(dims[1:]) > MAX_SIDE:
+        raise AutosnnError(f"--input {text!r}: expected C <= {MAX_INPUT_CHANNELS} and H, W <= "
+                           f"{MAX_SIDE}")
     return dims  # type: ignore[return-value]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from autosnn.app.cli.app import app
+from autosnn.core.checkpoint import MAX_TIMESTEPS
 
 data_app = typer.Typer(
     help="Inspect datasets: sizes per split, input shape, classes (files are never downloaded).",
@@ -31,10 +32,11 @@ def info(
         ),
     ] = None,
     timesteps: Annotated[
-        int | None, typer.Option("--timesteps", help="Event frames per sample (default 20).")
+        int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS,
+                                 help=f"Event frames per sample, 1-{MAX_TIMESTEPS} (default 20).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", help="Report sizes as cut by --limit N.")
+        int | None, typer.Option("--limit", min=1, help="Report sizes as cut by --limit N, N >= 1.")
     ] = None,
 ) -> None:
     """Print sizes per split (D_train / D_val 8:2 from the training set; test), shape, classes."""
