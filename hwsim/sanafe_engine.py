@@ -671,11 +671,11 @@ def run_sanafe(
             src, dst, w = projection_synapses(p, node)
             scale = neuron_params(graph.nodes[p.dst], net.layer(p.dst).size, dt).scale
             w = w * scale[dst]
-            unit = binding.synapse[p.kind]
-            if unit_of[p.dst] != unit:  # SANA-FE gives a connection its target's default unit
+            synapse_unit = binding.synapse[p.kind]
+            if unit_of[p.dst] != synapse_unit:  # SANA-FE: a connection takes its target's default
                 for j in range(len(groups[p.dst])):
-                    groups[p.dst][j].set_attributes(default_synapse_hw_name=unit)
-                unit_of[p.dst] = unit
+                    groups[p.dst][j].set_attributes(default_synapse_hw_name=synapse_unit)
+                unit_of[p.dst] = synapse_unit
             pairs = list(zip(src.tolist(), dst.tolist(), strict=True))
             groups[p.src].connect_neurons_sparse(groups[p.dst], {"w": w.tolist()}, pairs)
         hw = sanafe.SpikingChip(loaded)
