@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.checkpoint import MAX_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.types import DatasetInfo, DatasetSplits, SplitIndices, TensorSplit
 
@@ -160,6 +161,8 @@ def _check_options(limit: int | None, timesteps: int | None) -> None:
         raise DataError(f"--limit must be >= 1, got {limit}")
     if timesteps is not None and timesteps < 1:
         raise DataError(f"--timesteps must be >= 1, got {timesteps}")
+    if timesteps is not None and timesteps > MAX_TIMESTEPS:  # frames are allocated per step
+        raise DataError(f"--timesteps must be <= {MAX_TIMESTEPS}, got {timesteps}")
 
 
 def _limited(indices: torch.Tensor, limit: int | None) -> torch.Tensor:

@@ -32,11 +32,11 @@ def info(
         ),
     ] = None,
     timesteps: Annotated[
-        int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS,
+        int | None, typer.Option("--timesteps",
                                  help=f"Event frames per sample, 1-{MAX_TIMESTEPS} (default 20).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Report sizes as cut by --limit N, N >= 1.")
+        int | None, typer.Option("--limit", help="Report sizes as cut by --limit N, N >= 1.")
     ] = None,
 ) -> None:
     """Print sizes per split (D_train / D_val 8:2 from the training set; test), shape, classes."""
