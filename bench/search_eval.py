@@ -6,6 +6,7 @@ naive = every candidate run from scratch over D_val (full forward of its path pe
 Both run at the same precision on the same batches; the script checks that accuracies and spike
 counts are identical and prints ``speedup Nx`` last.
 
+    .venv/bin/python bench/search_eval.py       # a tiny synthetic super-network, cached
     .venv/bin/python bench/search_eval.py --supernet runs/fm-quick/supernet.pt
     .venv/bin/python bench/search_eval.py --supernet runs/fm-quick/supernet.pt \
         --from-search runs/fm-quick/search.json      # the candidates a search evaluated
@@ -20,13 +21,17 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+# bench/hwsim.py is named like the package that autosnn.app imports: keep this script's folder
+# off the path so `import hwsim` finds the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from autosnn.app.pipeline import load_supernet
-from autosnn.data.spec import DataSpec, load_data
-from autosnn.search.evaluate import NaiveEvaluator, eval_batches
-from autosnn.search.fitness import power_fitness
-from autosnn.search.shared_eval import SharedPrefixEvaluator
+import torch  # noqa: E402
+
+from autosnn.app.pipeline import load_supernet  # noqa: E402
+from autosnn.data.spec import DataSpec, load_data  # noqa: E402
+from autosnn.search.evaluate import NaiveEvaluator, eval_batches  # noqa: E402
+from autosnn.search.fitness import power_fitness  # noqa: E402
+from autosnn.search.shared_eval import SharedPrefixEvaluator  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -53,9 +58,42 @@ def spearman(a: list[float], b: list[float]) -> float:
     return cov / (va * vb) if va and vb else 1.0
 
 
+# Without --supernet: a tiny super-network on the built-in synthetic data (no files needed),
+# trained once into this cache (gitignored) and reused while its settings are unchanged.
+CACHE = Path("runs/bench-cache/search_eval")
+TINY = {"dataset": "synthetic", "space": "snn1", "channels": 8, "timesteps": 4, "epochs": 1,
+        "train_limit": 256, "val_limit": 200, "batch_size": 32, "seed": 0}
+
+
+def tiny_supernet(cache: Path = CACHE) -> Path:
+    """``cache/supernet.pt``, trained from :data:`TINY` unless a run with the same settings
+    already left it there (one writer at a time: the folder is locked while training)."""
+    from autosnn.app.pipeline import ModelSpec, run_supernet
+    from autosnn.core.config import TrainConfig
+    from autosnn.core.io import out_lock, write_json
+
+    path, record = cache / "supernet.pt", cache / "bench-settings.json"
+    with out_lock(cache, "bench/search_eval.py"):
+        if path.is_file() and record.is_file() and json.loads(record.read_text()) == TINY:
+            return path
+        print(f"training a tiny super-network into {cache} (once; {TINY})", flush=True)
+        run_supernet(
+            data=DataSpec(dataset=TINY["dataset"], seed=TINY["seed"],
+                          train_limit=TINY["train_limit"], val_limit=TINY["val_limit"],
+                          test_limit=TINY["val_limit"], timesteps=TINY["timesteps"]),
+            model=ModelSpec(space=TINY["space"], channels=TINY["channels"]),
+            train=TrainConfig(epochs=TINY["epochs"], batch_size=TINY["batch_size"],
+                              seed=TINY["seed"], device="cpu"),
+            out=cache,
+        )
+        write_json(record, TINY)
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--supernet", type=Path, required=True)
+    ap.add_argument("--supernet", type=Path,
+                    help=f"super-network checkpoint (default: a tiny one cached in {CACHE})")
     ap.add_argument("--candidates", type=int, default=200)
     ap.add_argument("--from-search", type=Path, help="take the candidates from a search.json")
     ap.add_argument("--val-limit", type=int, help="D_val samples (default: the super-network's)")
@@ -69,6 +107,8 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    if args.supernet is None:
+        args.supernet = tiny_supernet()
     net, extra = load_supernet(args.supernet)
     data = DataSpec.from_dict(extra["data"])
     if args.val_limit is not None:
