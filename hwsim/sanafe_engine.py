@@ -732,11 +732,11 @@ class Comparison:
         step = h.time_per_timestep_s if h.time_per_timestep_s is not None else math.nan
         messages = (h.messages or 0.0) - self.host_messages
         return {
-            "energy_total": total / s.energy_total_j,
-            "energy_dynamic": self.hwsim_dynamic_j() / s.energy_total_j,
-            "time_per_timestep": step / s.time_per_timestep_s,
-            "messages": messages / s.packets if s.packets else math.nan,
-            "synops": h.synops / s.synaptic_events if s.synaptic_events else math.nan,
+            "energy_total": _ratio(total, s.energy_total_j),
+            "energy_dynamic": _ratio(self.hwsim_dynamic_j(), s.energy_total_j),
+            "time_per_timestep": _ratio(step, s.time_per_timestep_s),
+            "messages": _ratio(messages, s.packets),
+            "synops": _ratio(h.synops, s.synaptic_events),
         }
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -812,6 +812,11 @@ def compare_file(
         reason = type(exc).__name__
         raise HwsimInputError(path, "file", f"a readable NIR (HDF5) graph ({reason})") from None
     return compare(graph, chip, activity, placement=placement, arch=arch)
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, NaN where SANA-FE reports 0 (e.g. a profile whose latencies are all 0)."""
+    return a / b if b else math.nan
 
 
 def _host_messages(net: Network, counts: Mapping[str, np.ndarray]) -> float:
