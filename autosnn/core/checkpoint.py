@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from autosnn.core.errors import CheckpointError
+from autosnn.core.errors import AutosnnError, CheckpointError
 from autosnn.core.io import atomic_write
 from autosnn.core.network import ArchConfig, SpikingNet
 
@@ -199,6 +199,8 @@ def load(path: str | Path) -> SpikingNet:
     config = ArchConfig.from_dict(meta["config"])  # validated by read_meta
     try:
         model = from_config(config)
+    except AutosnnError as exc:  # an unknown space / block / shape: say which file asked for it
+        raise CheckpointError(f"{path}: field meta.config: {exc}") from None
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise CheckpointError(f"{path}: field meta.config: cannot build this architecture "
                               f"({type(exc).__name__}: {_first_line(exc)})") from None
