@@ -26,6 +26,7 @@ How the ranks stay one training run:
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,7 +94,14 @@ def init(device: torch.device) -> DistInfo:
         if device.type == "cuda":
             kwargs["device_id"] = device
         dist.init_process_group(**kwargs)
+        atexit.register(_shutdown)
     return info()
+
+
+def _shutdown() -> None:
+    """Leave the process group at exit (torch warns about, and nccl may leak, one left open)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def barrier() -> None:
