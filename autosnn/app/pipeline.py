@@ -306,7 +306,8 @@ def run_search(
         plot_pareto(entries, winners, out / "pareto.png", title, x_key="cost",
                     x_label=f"{cost_name} on {chip_model.profile.name}",
                     highlight=chosen["key"] if chosen else None)
-        chip_outputs(out, doc, net, chip_model, by_geno, reporter)
+        chip_outputs(out, doc, net, chip_model, by_geno, reporter,
+                     preprocess=preprocess_from_extra(extra))
     write_json(out / "search-timing.json", {
         "seconds_per_lambda": result.seconds, "architectures_evaluated": len(entries),
         "evaluated_by_this_run": result.evaluated_now, "resumed": resume,
@@ -352,6 +353,12 @@ def model_from_winner(path: Path) -> ModelSpec:
         if not isinstance(value, str) or not value:
             raise AutosnnError(f"{path}: field {field}: expected a non-empty string, got "
                                f"{value!r}"[:300])
+    from autosnn.core.spaces import get_space
+
+    try:  # before any data is loaded, and naming the file
+        get_space(space).parse(genotype)
+    except AutosnnError as exc:
+        raise AutosnnError(f"{path}: field space/genotype: {exc}") from None
     return ModelSpec(space=space, channels=channels, timesteps=timesteps, genotype=genotype)
 
 
