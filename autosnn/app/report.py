@@ -26,7 +26,8 @@ def _fmt(x: Any, unit: str = "") -> str:
 
 
 def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
-                 by_geno: dict[Genotype, Evaluation], reporter: Reporter) -> None:
+                 by_geno: dict[Genotype, Evaluation], reporter: Reporter,
+                 preprocess: dict[str, Any] | None = None) -> None:
     """Write sweep.json, winner.nir, hwsim-report.json, mesh PNG(s) and report.md into ``out``."""
     import hwsim.plot
     from autosnn.search.outputs import extract_winner
@@ -47,7 +48,7 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
     write_json(out / "winner.json", w)  # the chosen lambda's winner (``train --winner``)
     g = tuple(w["genotype"].split(","))
     model = extract_winner(net, g, neuron="plif")
-    export(model, "nir", out / "winner.nir")
+    export(model, "nir", out / "winner.nir", preprocess=preprocess)
     e = by_geno[g]
     rec = chip.record(e)
     write_json(out / "hwsim-report.json", rec.to_dict())
