@@ -33,7 +33,7 @@ _STUBS = ("lava.lib.dl.slayer.object_detection",)
 
 
 class _PatchingLoader(importlib.machinery.SourceFileLoader):
-    def get_data(self, path):  # type: ignore[override]
+    def get_data(self, path):
         data = super().get_data(path)
         if not str(path).endswith(".py"):
             return data

@@ -44,7 +44,7 @@ class OnnxStep(nn.Module):
 
     def forward(self, x: Tensor, *states: Tensor) -> tuple[Tensor, ...]:
         y, new, _ = self.graph_module.step(x, dict(zip(self.state_names, states)))
-        return (y, *[new[n] for n in self.state_names])  # type: ignore[misc]
+        return (y, *[new[n] for n in self.state_names])
 
     def initial_state(self, n: int) -> list[Tensor]:
         return [torch.zeros(n, *s) for s in self.state_shapes]

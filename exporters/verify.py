@@ -128,11 +128,11 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _from_agreement(name: str, a, threshold: float) -> ConsumerCheck:  # type: ignore[no-untyped-def]
+def _from_agreement(name: str, a, threshold: float) -> ConsumerCheck:
     return ConsumerCheck(name, a.class_agreement, dict(a.cosine), {}, "", threshold)
 
 
-def check_nir_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+def check_nir_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:
     """Our executor, spikingjelly (``import_from_nir``) and norse (norse's node mapping wired
     in topological order) on the written ``.nir`` file."""
     from exporters.interop import agreement, run_norse, run_reference, run_spikingjelly
@@ -155,7 +155,7 @@ def check_nir_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # 
     return out
 
 
-def check_onnx_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+def check_onnx_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:
     """onnxruntime on the written step graph (class agreement of the firing rates)."""
     if not _installed("onnxruntime"):
         return [ConsumerCheck("onnxruntime", skipped="not installed")]
@@ -171,7 +171,7 @@ def check_onnx_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  #
 LAVA_AGREEMENT = 0.95  # fixed point (8-bit weights): statistical, not spike-exact, agreement
 
 
-def check_lava_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:  # type: ignore[no-untyped-def]
+def check_lava_file(net: SpikingNet, path, x: Tensor) -> list[ConsumerCheck]:
     """Lava ``Loihi2SimCfg(select_tag="fixed_pt")`` on the written netx / process-graph file."""
     from exporters.lava_compat import lava_available
 

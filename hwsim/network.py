@@ -38,7 +38,7 @@ class Layer:
     def chw(self) -> tuple[int, int, int]:
         """(C, H, W) view used for partitioning: flat layers are C neurons of 1x1."""
         if len(self.shape) == 3:
-            return self.shape  # type: ignore[return-value]
+            return self.shape
         if len(self.shape) == 1:
             return (self.shape[0], 1, 1)
         return (self.shape[0], int(np.prod(self.shape[1:])), 1)

@@ -1,7 +1,7 @@
 """The same ``.nir`` file run in norse and spikingjelly agrees with the PyTorch model.
 
 Agreement by the NIR paper's metric (cosine similarity of time-averaged spike activity per layer)
-and by output class. Figures are printed (``pytest -s``) for the README.
+and by output class. Figures are printed (``pytest -s``) for docs/exporters.md.
 """
 
 from __future__ import annotations

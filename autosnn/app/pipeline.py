@@ -211,7 +211,7 @@ def run_search(
         reporter.log(f"chip {chip_model.profile.name}: mean {cost_name} of {len(sample)} sampled "
                      f"architectures (measured activity): {cost_ref:.4g}")
 
-    def fitness_for(lam: float):  # type: ignore[no-untyped-def]
+    def fitness_for(lam: float):
         if ann:
             return accuracy_fitness()
         return make_fitness(request.fitness, lam, cost_ref, cost)
@@ -362,7 +362,7 @@ def model_from_winner(path: Path) -> ModelSpec:
     return ModelSpec(space=space, channels=channels, timesteps=timesteps, genotype=genotype)
 
 
-def build_from_spec(model: ModelSpec, info) -> SpikingNet:  # type: ignore[no-untyped-def]
+def build_from_spec(model: ModelSpec, info) -> SpikingNet:
     """A fresh (randomly initialised) network for ``model`` on a dataset described by ``info``."""
     T = model.timesteps or info.timesteps
     if model.zoo is not None:
@@ -433,7 +433,7 @@ def run_eval(
     precision: str = "fp32",
     device: str = "cpu",
     activity: Path | None = None,
-):  # type: ignore[no-untyped-def]
+):
     """Evaluate a checkpoint on a split; optionally save per-neuron spike counts to ``activity``
     (npz: one array per spiking layer, plus ``T`` and ``samples``). Returns an EvalResult."""
     import numpy as np

@@ -159,6 +159,6 @@ def get_preset(name: str) -> Preset:
     return PRESETS.get(name)
 
 
-def override(cfg, **changes):  # type: ignore[no-untyped-def]
+def override(cfg, **changes):
     """``dataclasses.replace`` with the ``None`` values (options not given) dropped."""
     return replace(cfg, **{k: v for k, v in changes.items() if v is not None})

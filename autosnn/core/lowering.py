@@ -115,7 +115,7 @@ def lower(b: Lowerer, name: str, m: nn.Module, x: Signal) -> Signal:
 
 def lower_network(b: Lowerer, net: nn.Module) -> Signal:
     """The one walk: input -> stem -> body -> head -> output; returns the head's signal."""
-    shape = tuple(int(v) for v in net.config.input_shape)  # type: ignore[attr-defined]
+    shape = tuple(int(v) for v in net.config.input_shape)
     x = b.input(INPUT, shape)
     x = lower(b, "stem", net.stem, x)  # type: ignore[arg-type]
     for i, layer in enumerate(net.body):  # type: ignore[arg-type, union-attr]

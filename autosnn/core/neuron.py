@@ -101,14 +101,14 @@ class _PLIFFunction(torch.autograd.Function):
     """Autograd node for the whole T-step PLIF: saves x and H, recomputes the rest."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, w: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, w: Tensor) -> Tensor:
         k = torch.sigmoid(w.detach().to(x.dtype))
         spikes, h = _fwd(x, k)
         ctx.save_for_backward(x, h, k)
         return spikes
 
     @staticmethod
-    def backward(ctx, grad_s: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def backward(ctx, grad_s: Tensor) -> tuple[Tensor, Tensor]:
         x, h, k = ctx.saved_tensors
         grad_x, grad_k = _bwd(grad_s.contiguous(), x, h, k)
         k64 = k.double()

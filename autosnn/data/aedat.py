@@ -129,7 +129,7 @@ def read_aedat4(path: Path, origin: str) -> Events:
     optional ``aedat`` package (imported only here) instead of re-implementing the codecs.
     """
     try:
-        import aedat  # type: ignore[import-not-found]
+        import aedat
     except ImportError:
         raise DataError(
             f"{path}: AEDAT 4 files need the optional 'aedat' package (pip install aedat), "
