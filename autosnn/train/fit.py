@@ -242,6 +242,8 @@ def _restore(state: dict, net: nn.Module, optimizer: torch.optim.Optimizer,
         epoch = state["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"expected an epoch number >= 0, got {epoch!r}"[:200])
+        if len(history) != epoch + 1:  # written together after every epoch: an edit shows here
+            raise ValueError(f"epoch {epoch} but {len(history)} epochs of history")
     except Exception as exc:  # noqa: BLE001  any malformed field: torch raises many kinds
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise CheckpointError(f"{state_path}: field {field}: malformed resume state "
