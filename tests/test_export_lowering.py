@@ -130,3 +130,30 @@ def test_every_registered_block_lowers_and_matches_pytorch(block, one_thread):
     net = randomise(autosnn.build("snn1", geno, channels=C, num_classes=K, timesteps=T), seed=2)
     check = compare_nir(net, random_input(net, 2, seed=5))
     assert check.mismatch_rate == 0 or check.near_ties_only, block
+
+
+def test_toy_block_goes_through_build_summary_search_and_export(toy_block, tmp_path, one_thread):
+    # One registration (+ its lowering) is all a new candidate block needs: the super-network
+    # holds it, the search samples and evaluates it, summary describes it, NIR exports it.
+    import random
+
+    from autosnn.core.summary import summarize
+    from autosnn.search.outputs import extract_winner
+    from autosnn.search.shared_eval import SharedPrefixEvaluator
+
+    sup = autosnn.build_supernet("snn1", C, K, (3, 32, 32), T, candidates=("toy", "skip")).eval()
+    space = sup.search_space()
+    assert space.candidates == ("toy", "skip") and space.size == 2 ** 5
+    rng = random.Random(0)
+    genos = sorted({space.sample(rng) for _ in range(8)})
+    assert any("toy" in g for g in genos)
+    x = random_input(sup, 4, seed=0)
+    evals = SharedPrefixEvaluator(sup, [(x, torch.zeros(4, dtype=torch.long))])(genos)
+    assert all(e.activity for e in evals)
+    g = next(g for g in genos if "toy" in g)
+    net = extract_winner(sup, g)
+    rows = {layer.name for layer in summarize(net).layers}
+    toy_slot = g.index("toy")
+    assert any(".ops.toy." in r for r in rows), rows
+    graph = read_nir(get_exporter("nir").export(net, tmp_path / "w.nir"))
+    assert any("ops.toy.lif2" in n for n in graph.nodes) and toy_slot >= 0
