@@ -288,6 +288,8 @@ def train_cmd(
     given = [x is not None for x in (genotype, model, winner)]
     if sum(given) != 1:
         raise typer.BadParameter("give exactly one of --genotype, --model, --winner")
+    refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt"],
+                              [winner])
     if winner is not None:
         spec = model_from_winner(winner)
         spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
@@ -299,8 +301,6 @@ def train_cmd(
                          neuron=neuron.value,
                          timesteps=timesteps if timesteps is not None else p.timesteps,
                          genotype=genotype, zoo=model.value if model else None)
-    refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt"],
-                              [winner])
     reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
         with _one_writer(out, "train", resume=resume, reporter=reporter, device=device):
