@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from autosnn.app.experiments import table1 as _table1  # noqa: F401
 from autosnn.app.experiments import table2 as _table2  # noqa: F401
+from autosnn.app.experiments import table3 as _table3  # noqa: F401
+from autosnn.app.experiments import table5 as _table5  # noqa: F401
+from autosnn.app.experiments import table6 as _table6  # noqa: F401
+from autosnn.app.experiments import table7 as _table7  # noqa: F401
+from autosnn.app.experiments import table9 as _table9  # noqa: F401  (table9 and table10)
 from autosnn.app.experiments.base import ExperimentContext, PaperRow, Settings, check_settings
 from autosnn.app.experiments.registry import (
     EXPERIMENTS,
