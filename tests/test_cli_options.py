@@ -17,14 +17,14 @@ from tests.test_hostile_checkpoints import HOSTILE, assert_clean_error, invoke, 
 
 # (command prefix, option, lowest valid, highest valid); None = unbounded above
 INT_OPTIONS = [
-    (["supernet"], "--channels", 1, MAX_CHANNELS),
+    (["supernet"], "--channels", 2, MAX_CHANNELS),
     (["supernet"], "--timesteps", 1, MAX_TIMESTEPS),
     (["supernet"], "--epochs", 1, 100_000),
     (["supernet"], "--batch-size", 1, 65_536),
     (["supernet"], "--limit", 1, 10**9),
     (["supernet"], "--seed", 0, 2**32 - 1),
     (["train", "--model", "cifarnet-fang"], "--cutout", 0, 1024),
-    (["train", "--model", "cifarnet-fang"], "--channels", 1, MAX_CHANNELS),
+    (["train", "--model", "cifarnet-fang"], "--channels", 2, MAX_CHANNELS),
     (["train", "--model", "cifarnet-fang"], "--timesteps", 1, MAX_TIMESTEPS),
     (["search"], "--rounds", 1, 100_000),
     (["search"], "--pool", 1, 1_000_000),
@@ -36,7 +36,7 @@ INT_OPTIONS = [
     (["search", "--chip", "loihi2"], "--max-cores", 1, None),
     (["eval", "x.pt"], "--batch-size", 1, 65_536),
     (["eval", "x.pt"], "--limit", 1, 10**9),
-    (["summary"], "--channels", 1, MAX_CHANNELS),
+    (["summary"], "--channels", 2, MAX_CHANNELS),
     (["summary"], "--timesteps", 1, MAX_TIMESTEPS),
     (["summary"], "--classes", 1, 100_000),
 ]
@@ -104,6 +104,16 @@ def test_zero_is_not_replaced_by_the_preset_default(tmp_path):
     result = invoke("train", "--model", "cifarnet-fang", "--cutout", "0", "--channels", "0",
                     "--out", tmp_path / "out")
     assert_clean_error(result, "--channels")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("prefix", [["supernet"], ["train", "--model", "cifarnet-fang"],
+                                    ["search"], ["summary"]])
+def test_odd_channels_are_refused_before_data_is_loaded(tmp_path, prefix):
+    args = [*prefix, "--channels", "7"]
+    if prefix[0] != "summary":
+        args += ["--out", str(tmp_path / "out")]
+    assert_clean_error(invoke(*args), "--channels", "even")
     assert not (tmp_path / "out").exists()
 
 

@@ -51,3 +51,11 @@ def finite_in(lo: float, hi: float, *, low_open: bool = False) -> Callable[[floa
         return value
 
     return check
+
+
+def even_channels(value: int | None) -> int | None:
+    """A typer callback: the networks split C into halves (skip/reduction paths), so C must be
+    even; refused here rather than after the data set is loaded."""
+    if value is not None and value % 2:
+        raise typer.BadParameter(f"{value}: expected an even number of channels")
+    return value

@@ -16,7 +16,7 @@ import typer
 
 from autosnn.app.chipcost import METRICS, Budgets
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices, finite_in
+from autosnn.app.cli.common import choices, even_channels, finite_in
 from autosnn.app.pipeline import (
     ModelSpec,
     SearchRequest,
@@ -71,7 +71,7 @@ MAX_LIMIT = 10**9
 MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_SPIKE_REG = 100.0  # beyond this Adam's second moment overflows float32 and weights go NaN
 Space = Annotated[SpaceName, typer.Option("--space", help="Search space.")]
-Channels = Annotated[int | None, typer.Option("--channels", min=1, max=MAX_CHANNELS, help=f"Initial channels C, 1-{MAX_CHANNELS} (default: the preset's).")]
+Channels = Annotated[int | None, typer.Option("--channels", min=2, max=MAX_CHANNELS, callback=even_channels, help=f"Initial channels C, even, 2-{MAX_CHANNELS} (default: the preset's).")]
 Timesteps = Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS, help=f"Timesteps T, 1-{MAX_TIMESTEPS} (default: the preset's or the dataset's).")]
 Epochs = Annotated[int | None, typer.Option("--epochs", min=1, max=MAX_EPOCHS, help="Training epochs, >= 1.")]
 BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, max=MAX_BATCH, help=f"Mini-batch size, 1-{MAX_BATCH}.")]
@@ -211,7 +211,7 @@ def search_cmd(
     dataset: Dataset = None,
     data_dir: DataDir = None,
     space: Annotated[SpaceName | None, typer.Option("--space", help="Check: the super-network's space must be this one.")] = None,
-    channels: Annotated[int | None, typer.Option("--channels", min=1, max=MAX_CHANNELS, help="Check: the super-network's C must be this.")] = None,
+    channels: Annotated[int | None, typer.Option("--channels", min=2, max=MAX_CHANNELS, callback=even_channels, help="Check: the super-network's C must be this.")] = None,
     timesteps: Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS, help="Check: the super-network's T must be this.")] = None,
     chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
     chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="With --chip: energy (J per inference), latency (s per timestep) or link-util (peak link utilisation).")] = ChipMetric("energy"),

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices, parse_shape
+from autosnn.app.cli.common import choices, even_channels, parse_shape
 from autosnn.core.build import build, build_model
 from autosnn.core.checkpoint import MAX_CHANNELS, MAX_CLASSES, MAX_TIMESTEPS
 from autosnn.core.errors import AutosnnError
@@ -36,7 +36,7 @@ def summary_cmd(
     genotype: Annotated[str | None, typer.Option(help="Block per slot, comma-separated, or a registered name (default: the paper's AutoSNN).")] = None,
     model: Annotated[ZooName | None, typer.Option(help="Zoo model instead of a genotype.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Take input shape, classes and T from this data set (see 'autosnn data list'; its files are not needed).")] = None,
-    channels: Annotated[int, typer.Option(min=1, max=MAX_CHANNELS, help=f"Initial channels C, 1-{MAX_CHANNELS}.")] = 16,
+    channels: Annotated[int, typer.Option(min=2, max=MAX_CHANNELS, callback=even_channels, help=f"Initial channels C, even, 2-{MAX_CHANNELS}.")] = 16,
     classes: Annotated[int | None, typer.Option(min=1, max=MAX_CLASSES, help="Number of classes (default: the data set's, else 10).")] = None,
     input: Annotated[str | None, typer.Option(help="Input shape CxHxW (default: the data set's, else 3x32x32).")] = None,
     timesteps: Annotated[int | None, typer.Option(min=1, max=MAX_TIMESTEPS, help=f"Timesteps T, 1-{MAX_TIMESTEPS} (default: the data set's, else 8).")] = None,
