@@ -223,3 +223,19 @@ def test_lock_holder_is_recorded(tmp_path):
     with io.out_lock(tmp_path, "autosnn search"):
         text = (tmp_path / io.LOCK_FILE).read_text()
     assert text.startswith("autosnn search pid ") and str(os.getpid()) in text
+
+
+def test_special_files_are_never_opened_or_replaced(checkpoint, tmp_path):
+    """A FIFO as input would block for ever; renaming over /dev/null (as root) would replace the
+    device. Both are one line, at once."""
+    fifo = tmp_path / "w.json"
+    os.mkfifo(fifo)
+    assert_clean_error(invoke("train", "--winner", fifo, "--out", tmp_path / "o"),
+                       "not a regular file")
+    fifo_pt = tmp_path / "net.pt"
+    os.mkfifo(fifo_pt)
+    assert_clean_error(invoke("summary", fifo_pt), "not a regular file")
+    assert_clean_error(invoke("eval", checkpoint, "--json", "/dev/null"), "not a regular file")
+    assert Path("/dev/null").is_char_device()
+    with pytest.raises(AutosnnError, match="not a regular file"):
+        io.write_json(fifo, {})

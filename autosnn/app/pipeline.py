@@ -330,6 +330,9 @@ MODEL_FILE = "model.pt"
 
 def model_from_winner(path: Path) -> ModelSpec:
     """The :class:`ModelSpec` of a ``winner-<lambda>.json`` (or a winner ``.pt``) file."""
+    if not path.is_file():  # a FIFO would block the read forever
+        raise AutosnnError(f"{path}: " + ("not a regular file" if path.exists()
+                                          else "no such winner file"))
     if path.suffix == ".json":
         try:
             w = json.loads(path.read_text(encoding="utf-8"))

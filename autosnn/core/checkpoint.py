@@ -54,8 +54,9 @@ def safe_torch_load(path: str | Path) -> Any:
     at all ("not a checkpoint"), one weights_only refused (pickled objects beyond tensors and
     plain data: possibly hostile), and a damaged PyTorch file."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    if not path.is_file():  # a FIFO or device would block or stream forever: never opened
+        what = "not a regular file" if path.exists() else "no such checkpoint file"
+        raise CheckpointError(f"{path}: {what}")
     try:
         with open(path, "rb") as f:
             head = f.read(4)

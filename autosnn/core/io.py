@@ -40,6 +40,16 @@ def _mkstemp(path: Path, suffix: str) -> tuple[int, str]:
     return fd, tmp
 
 
+def _regular_target(path: str | Path) -> Path:
+    """Renaming over ``/dev/null``, a FIFO or a folder would replace it (root may): only a
+    regular file, or nothing yet, may be the target."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise AutosnnError(f"{path}: is {kind}; expected a file name to write")
+    return path
+
+
 def _write_error(path: Path, exc: OSError) -> AutosnnError:
     """One line naming the output and the OS's reason (disk full, read-only, no folder)."""
     why = exc.strerror or str(exc)
@@ -56,7 +66,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
 
     An OS failure (disk full, read-only folder) becomes one :class:`AutosnnError` line naming
     ``p``; the earlier ``p`` is left as it was and the temp file is removed."""
-    path = Path(path)
+    path = _regular_target(path)
     fd, tmp = _mkstemp(path, ".tmp")
     try:
         with os.fdopen(fd, mode) as f:
@@ -75,7 +85,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
 def atomic_save(path: str | Path, save: Callable[[str], object]) -> None:
     """For writers that want a file name (matplotlib, numpy, h5py): ``save(tmp_name)`` writes a
     temp file in the target's folder, which then replaces ``path``."""
-    path = Path(path)
+    path = _regular_target(path)
     fd, tmp = _mkstemp(path, ".tmp" + path.suffix)
     os.close(fd)
     try:
@@ -116,10 +126,8 @@ def refuse_overwriting_inputs(outputs: Iterable[str | Path | None],
 def check_output_file(path: str | Path) -> Path:
     """Before any long computation: ``path`` can be written (its folder exists, is a folder and
     is writable; ``path`` is not a folder). One-line error otherwise."""
-    path = Path(path)
+    path = _regular_target(path)
     parent = path.parent
-    if path.is_dir():
-        raise AutosnnError(f"{path}: is a folder; expected a file name")
     if not parent.exists():
         raise AutosnnError(f"{path}: folder {parent} does not exist; create it first")
     if not parent.is_dir():
