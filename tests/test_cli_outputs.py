@@ -235,6 +235,10 @@ def test_special_files_are_never_opened_or_replaced(checkpoint, tmp_path):
     fifo_pt = tmp_path / "net.pt"
     os.mkfifo(fifo_pt)
     assert_clean_error(invoke("summary", fifo_pt), "not a regular file")
+    fifo_yaml = tmp_path / "chip.yaml"
+    os.mkfifo(fifo_yaml)
+    assert_clean_error(invoke("search", "--chip", fifo_yaml, "--out", tmp_path / "s"),
+                       "not a regular file")
     assert_clean_error(invoke("eval", checkpoint, "--json", "/dev/null"), "not a regular file")
     assert Path("/dev/null").is_char_device()
     with pytest.raises(AutosnnError, match="not a regular file"):

@@ -234,6 +234,8 @@ def search_cmd(
     budgets = Budgets(max_cores, max_latency, max_energy, max_link_util)
     if chip is None and budgets != Budgets():
         raise typer.BadParameter("--max-cores/--max-latency/--max-energy/--max-link-util need --chip")
+    if chip is not None and Path(chip).exists() and not Path(chip).is_file():
+        raise typer.BadParameter(f"--chip {chip}: not a regular file (a FIFO would block)")
     request = SearchRequest(
         lambdas=lams, lambda_auto=auto, budgets=budgets,
         fitness=fitness.value if fitness else p.fitness, config=cfg, seed=seed,
