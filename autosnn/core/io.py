@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,12 +41,26 @@ def _mkstemp(path: Path, suffix: str) -> tuple[int, str]:
     return fd, tmp
 
 
+def _mode(path: Path) -> int | None:
+    """``st_mode`` of ``path`` (None when it does not exist); an unusable name (too long, a
+    file used as a folder, no permission) is one line, not an OSError from ``exists()``."""
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise AutosnnError(f"{path}: a parent of this path is a file, not a folder") from None
+    except OSError as exc:
+        raise AutosnnError(f"{path}: unusable path ({exc.strerror or exc})") from None
+
+
 def _regular_target(path: str | Path) -> Path:
     """Renaming over ``/dev/null``, a FIFO or a folder would replace it (root may): only a
     regular file, or nothing yet, may be the target."""
     path = Path(path)
-    if path.exists() and not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file"
+    mode = _mode(path)
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
         raise AutosnnError(f"{path}: is {kind}; expected a file name to write")
     return path
 
@@ -128,9 +143,10 @@ def check_output_file(path: str | Path) -> Path:
     is writable; ``path`` is not a folder). One-line error otherwise."""
     path = _regular_target(path)
     parent = path.parent
-    if not parent.exists():
+    mode = _mode(parent)
+    if mode is None:
         raise AutosnnError(f"{path}: folder {parent} does not exist; create it first")
-    if not parent.is_dir():
+    if not stat.S_ISDIR(mode):
         raise AutosnnError(f"{path}: {parent} is a file, not a folder")
     _probe(parent, path)
     return path
@@ -141,7 +157,8 @@ def prepare_out_dir(folder: str | Path) -> Path:
     before any long computation. A file where a folder should be, a read-only location or a
     full disk is one line naming the folder."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    mode = _mode(folder)
+    if mode is not None and not stat.S_ISDIR(mode):
         raise AutosnnError(f"{folder}: is a file; --out must be a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 
 from __future__ import annotations
 
+import errno
 from typing import Annotated
 
 import typer
@@ -20,8 +21,9 @@ UsageError = typer.BadParameter.__mro__[1]
 
 
 def report_errors(ctx: typer.Context, fn, *args):
-    """Call ``fn``; an :class:`AutosnnError` or a bad option value (click's ``UsageError``, of
-    which ``typer.BadParameter`` is one) becomes one line ``error: <msg>`` on stderr, exit 2."""
+    """Call ``fn``; an :class:`AutosnnError`, a bad option value (click's ``UsageError``, of
+    which ``typer.BadParameter`` is one) or an OS error on a path (name too long, permission,
+    disk full) becomes one line ``error: <msg>`` on stderr, exit 2."""
     try:
         return fn(*args)
     except AutosnnError as exc:
@@ -29,6 +31,11 @@ def report_errors(ctx: typer.Context, fn, *args):
         ctx.exit(2)
     except UsageError as exc:
         typer.echo(f"error: {exc.format_message()}", err=True)
+        ctx.exit(2)
+    except OSError as exc:  # the environment (a path, the disk), not the code: one line too
+        where = f"{exc.filename}: " if exc.filename else ""
+        name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        typer.echo(f"error: {where}{exc.strerror or exc} ({name})", err=True)
         ctx.exit(2)
 
 
