@@ -92,6 +92,9 @@ class ExperimentContext:
         data_tag = _slug(s.dataset or "fashion-mnist")
         self.runs = s.root / "runs" / f"{data_tag}-{p.name}-s{s.seed}"
         self.report_dir = s.root / name
+        # join torchrun's process group now, so that rank 0 alone decides and writes from the
+        # first sub-run on (the pipeline's training and search then use every rank)
+        distributed.init(resolve_device(s.device))
         self.reporter = Reporter(quiet=s.quiet or not distributed.env_info().is_main)
         self.subruns: list[SubRun] = []
         self.started = time.perf_counter()
@@ -292,7 +295,8 @@ class ExperimentContext:
 
     def scatter(self, file: str, ours: Sequence[tuple[str, float, float]],
                 paper: Sequence[tuple[str, float, float]], title: str,
-                background: Sequence[tuple[float, float]] = ()) -> Path | None:
+                background: Sequence[tuple[float, float]] = (),
+                ours_y: str = "test accuracy (%)") -> Path | None:
         """Accuracy vs spikes, ours beside the paper's (the style of its Figures 1 and 4)."""
         path = self.report_dir / file
         if not distributed.is_main():
@@ -315,7 +319,7 @@ class ExperimentContext:
                 ax.annotate(label, (spikes / 1e3, acc), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
             ax.set_xlabel("spikes per image (K)")
-            ax.set_ylabel("test accuracy (%)")
+            ax.set_ylabel(ours_y if ax is axes[0] else "test accuracy (%)")
             ax.set_title(sub, fontsize=9)
             ax.grid(alpha=0.3)
             if background and ax is axes[0]:
