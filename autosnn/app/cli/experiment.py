@@ -23,6 +23,7 @@ from autosnn.app.experiments import (
     run_experiment,
 )
 from autosnn.core.config import PRESETS
+from autosnn.train.distributed import env_info
 
 ExperimentName = choices("ExperimentName", ["list", *list_experiments()])
 PresetName = choices("ExperimentPreset", PRESETS.names())
@@ -75,4 +76,5 @@ def experiment_cmd(
                         timesteps=timesteps, rounds=rounds, pool=pool, quiet=quiet)
     command = "autosnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     path = run_experiment(name.value, settings, command=command)
-    typer.echo(f"wrote {path}")
+    if env_info().is_main:  # under torchrun rank 0 wrote it
+        typer.echo(f"wrote {path}")
