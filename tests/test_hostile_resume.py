@@ -146,11 +146,6 @@ def _not_json(raw: bytes) -> bool:
     return False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "autosnn/search/lambdas.py _load (not this test's owner's file) lets a top-level non-object "
-    "and non-UTF-8 bytes through as tracebacks, and accepts an empty cache, NaN accuracies or "
-    "states naming uncached architectures, which then fail later with KeyError/StopIteration/"
-    "ValueError; remove this marker with the fix"))
 @given(data=st.data())
 @HOSTILE
 def test_hand_edited_search_state_is_one_line_naming_the_file(searched, tmp_path_factory,

@@ -9,6 +9,8 @@ lambda's :class:`~autosnn.search.evolution.SearchState`; it is written atomicall
 from __future__ import annotations
 
 import json
+import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,26 +50,46 @@ def _save(path: Path, fingerprint: str, cache: CachedEvaluator,
 
 
 def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
+    """Read a search checkpoint; a damaged or hand-edited file is one line naming the file."""
     try:
-        d = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable search checkpoint ({exc})") from None
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
+        raise CheckpointError(f"{path}: unreadable search checkpoint ({str(exc)[:120]}); rerun "
+                              "without --resume") from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{path}: expected a JSON object (a search checkpoint), got "
+                              f"{type(d).__name__}; rerun without --resume")
     if d.get("fingerprint") != fingerprint:
         raise CheckpointError(
             f"{path}: written by a search with other settings; rerun without --resume or with "
             "the same options"
         )
     try:
+        if not isinstance(d["cache"], list) or not isinstance(d["states"], dict):
+            raise TypeError("cache must be a list and states an object")
         cache = {}
         for text, acc, spikes, act in d["cache"]:
             g = tuple(text.split(","))
+            acc, spikes = float(acc), float(spikes)
+            if not (math.isfinite(acc) and 0.0 <= acc <= 1.0 and math.isfinite(spikes)
+                    and spikes >= 0.0):
+                raise ValueError(f"accuracy {acc} / spikes {spikes} of {text} out of range")
             activity = None if act is None else {k: tuple(map(float, v)) for k, v in act.items()}
-            cache[g] = Evaluation(g, float(acc), float(spikes), activity)
+            cache[g] = Evaluation(g, acc, spikes, activity)
         states = {k: SearchState.from_dict(v) for k, v in d["states"].items()}
+        seen: set = set()
+        for k, s in states.items():
+            named = {*s.top, *s.seen}  # the pool may hold the next, unevaluated round
+            if not named <= set(cache) or len(s.seen) != len(s.rounds):
+                raise ValueError(f"state {k} names architectures the cache does not hold")
+            random.Random().setstate(s.rng_state)  # a malformed generator state fails here
+            seen |= set(s.seen)
+        if not set(cache) <= seen:
+            raise ValueError("the cache holds architectures no search state evaluated")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(
             f"{path}: field cache/states: malformed search checkpoint ({type(exc).__name__}: "
-            f"{exc}); rerun without --resume"
+            f"{str(exc)[:120]}); rerun without --resume"
         ) from None
     return cache, states
 
