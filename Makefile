@@ -29,10 +29,10 @@ test: $(STAMP)
 # dataset-fashion-mnist when missing): super-network -> chip-aware search for Loihi 2 (lambda
 # chosen per chip from a sweep on the one super-network) -> retrain the chosen winner -> evaluate
 # on the full test set with per-timestep activity -> export to NIR -> cost it on Loihi 2 with
-# hwsim. Quick preset; about 15 minutes on a 2-core CPU. Outputs and report.md in $(DEMO_OUT).
+# hwsim. Quick preset; about 12 minutes on a 2-core CPU. Outputs and report.md in $(DEMO_OUT).
 SEED ?= 0
 CHIP ?= loihi2
-RETRAIN ?= --limit 20000 --epochs 3
+RETRAIN ?= --limit 60000 --epochs 3
 demo: $(STAMP)
 	@if [ ! -e $(FMNIST)/train-images-idx3-ubyte.gz ] && [ ! -e $(FMNIST)/train-images-idx3-ubyte ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
