@@ -199,11 +199,12 @@ def run_search(
         # on a chip whose rules exclude many blocks, e.g. TrueNorth's 256 axons, few do).
         rng = random.Random(request.seed)
         sample: list = []
+        evaluated: list = []
         while len(sample) < 64:
             batch = [g for g in dict.fromkeys(space.sample(rng) for _ in range(8))
                      if g not in sample]
             sample += batch
-            evaluated = evaluator(sample)
+            evaluated += evaluator(batch) if batch else []
             if any(chip_model.binding(e) is None for e in evaluated) or len(sample) >= space.size:
                 break
         cost, cost_name = chip_model.cost, f"{request.chip_metric} ({UNITS[request.chip_metric]})"

@@ -76,44 +76,43 @@ def _write_error(path: Path, exc: OSError) -> AutosnnError:
 
 
 @contextmanager
+def _replacing(path: str | Path, suffix: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(fd, temp name)`` of a new temp file in ``path``'s folder; on a clean exit the
+    temp file replaces ``path``. Any failure removes the temp file and leaves ``path`` as it
+    was; an OS failure (disk full, read-only folder) becomes one line naming ``path``."""
+    target = _regular_target(path)
+    fd, tmp = _mkstemp(target, suffix)
+    try:
+        yield fd, tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(target, exc) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """``with atomic_write(p) as f: f.write(...)``: ``p`` appears complete or not at all.
 
     An OS failure (disk full, read-only folder) becomes one :class:`AutosnnError` line naming
     ``p``; the earlier ``p`` is left as it was and the temp file is removed."""
-    path = _regular_target(path)
-    fd, tmp = _mkstemp(path, ".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise _write_error(path, exc) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _replacing(path, ".tmp") as (fd, _), os.fdopen(fd, mode) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_save(path: str | Path, save: Callable[[str], object]) -> None:
     """For writers that want a file name (matplotlib, numpy, h5py): ``save(tmp_name)`` writes a
     temp file in the target's folder, which then replaces ``path``."""
-    path = _regular_target(path)
-    fd, tmp = _mkstemp(path, ".tmp" + path.suffix)
-    os.close(fd)
-    try:
+    with _replacing(path, ".tmp" + Path(path).suffix) as (fd, tmp):
+        os.close(fd)
         save(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise _write_error(path, exc) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | Path, obj: object) -> None:

@@ -214,25 +214,27 @@ class SpikingNet(nn.Module):
         return out
 
 
-class InputRecorder:
-    """Per-timestep input events per input neuron, summed over samples.
+def input_events(x: Tensor, T: int) -> Tensor:
+    """Input events per timestep per input neuron, summed over the batch: ``(T, C, H, W)``.
 
     Event input ``(T, N, C, H, W)`` counts its events (the frame values). A static image is
     presented at every timestep, so each non-zero input value is one graded message per
     timestep from the host: ``(x != 0)`` repeated T times.
     """
+    x = x.detach().float()
+    if x.dim() == 4:
+        return (x != 0).float().sum(0).unsqueeze(0).expand(T, *x.shape[1:])
+    return x.abs().sum(1)
+
+
+class InputRecorder:
+    """Per-timestep input events per input neuron (:func:`input_events`), summed over samples."""
 
     def __init__(self) -> None:
         self.counts: Tensor | None = None
         self.samples = 0
 
     def add(self, x: Tensor, T: int) -> None:
-        x = x.detach().float()
-        if x.dim() == 4:
-            per_step = (x != 0).float().sum(0).unsqueeze(0).expand(T, *x.shape[1:])
-            n = x.shape[0]
-        else:
-            per_step = x.abs().sum(1)
-            n = x.shape[1]
+        per_step = input_events(x, T)
         self.counts = per_step.clone() if self.counts is None else self.counts + per_step
-        self.samples += n
+        self.samples += x.shape[0] if x.dim() == 4 else x.shape[1]

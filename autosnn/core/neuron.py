@@ -191,9 +191,12 @@ class SpikingLayer(nn.Module):
             return
         T = current_timesteps()
         n = out.shape[0] // T
-        self.spikes = out.detach().float().sum() / n
-        if _PER_STEP.get():
-            self.spikes_per_step = out.detach().float().reshape(T, -1).sum(1) / n
+        if _PER_STEP.get():  # per-step sums are exact integers: their sum is the total
+            steps = out.detach().float().reshape(T, -1).sum(1)
+            self.spikes_per_step = steps / n
+            self.spikes = steps.sum() / n
+        else:
+            self.spikes = out.detach().float().sum() / n
         if self.keep_output:
             self.last_output = out
         if self.record_activity:

@@ -22,11 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from autosnn.core.layers import Cell
-from autosnn.core.network import SpikingNet
+from autosnn.core.network import SpikingNet, input_events
 from autosnn.core.neuron import SpikingLayer, per_step_spikes
 from autosnn.core.runtime import precision_context
 from autosnn.core.spaces import Genotype
-from autosnn.search.evaluate import layer_counts
 from autosnn.search.fitness import Evaluation
 
 
@@ -36,20 +35,18 @@ def _spiking(modules: Sequence[nn.Module]) -> list[SpikingLayer]:
 
 
 def _step_counts(layers: Sequence[SpikingLayer], n: int) -> list[np.ndarray]:
-    """Integer spikes per timestep of each layer's last forward over a batch of ``n``."""
+    """Integer spikes per timestep of each layer's last forward over a batch of ``n`` (their sum
+    is the layer's integer count, :func:`~autosnn.search.evaluate.layer_counts`: spike sums
+    are exact integers in float32)."""
     if not layers:
         return []
     per_sample = torch.stack([m.spikes_per_step for m in layers]).double().cpu().numpy()  # type: ignore[misc]
     return list(np.rint(per_sample * n))
 
 
-def input_events(x: Tensor, T: int) -> np.ndarray:
-    """Input events per timestep summed over the batch, ``(T,)``: a static image is presented at
-    every step (one graded message per non-zero value per step), event frames count their
-    events (the convention of :class:`~autosnn.core.network.InputRecorder`)."""
-    if x.dim() == 4:
-        return np.full(T, float((x != 0).sum()))
-    return x.detach().abs().flatten(1).sum(1).double().cpu().numpy()
+def _total(step_counts: list[np.ndarray]) -> int:
+    """All spikes of some layers over the batch, from their per-step counts."""
+    return int(sum(c.sum() for c in step_counts))
 
 
 class SharedPrefixEvaluator:
@@ -104,12 +101,11 @@ class SharedPrefixEvaluator:
                     n = y.shape[0]
                     T = self.net.timesteps_of(x)
                     h = self.net.run_segment(self.pre, self.net.run_stem(x, T), T)
-                    batch_in = input_events(x, T)
+                    batch_in = input_events(x, T).flatten(1).sum(1).double().cpu().numpy()
                     inputs = batch_in if inputs is None else inputs + batch_in
                     stem_steps = _step_counts(self._stem_layers, n)
                     stack: list[tuple[Tensor, int, list]] = [
-                        (h, sum(layer_counts(self._stem_layers, n)),
-                         [(self._stem_layers, stem_steps)])]
+                        (h, _total(stem_steps), [(self._stem_layers, stem_steps)])]
                     path: tuple[str, ...] = ()
                     for g in order:
                         k = 0
@@ -122,16 +118,16 @@ class SharedPrefixEvaluator:
                             h, count, steps = stack[-1]
                             h = self.net.run_segment([cell, *self.segments[i]], h, T)
                             ops, seg = self._op_layers[i][g[i]], self._seg_layers[i]
-                            count += sum(layer_counts(ops, n)) + sum(layer_counts(seg, n))
-                            steps = [*steps, (ops, _step_counts(ops, n)),
-                                     (seg, _step_counts(seg, n))]
+                            op_steps, seg_steps = _step_counts(ops, n), _step_counts(seg, n)
+                            count += _total(op_steps) + _total(seg_steps)
+                            steps = [*steps, (ops, op_steps), (seg, seg_steps)]
                             stack.append((h, count, steps))
                             computed += 1
                         path = g
                         rates = self.net.run_head(stack[-1][0], T)
-                        spikes[g] += stack[-1][1] + sum(layer_counts(self._head_layers, n))
-                        acts = activity[g]
                         head_steps = _step_counts(self._head_layers, n)
+                        spikes[g] += stack[-1][1] + _total(head_steps)
+                        acts = activity[g]
                         for layers, counts in [*stack[-1][2], (self._head_layers, head_steps)]:
                             for m, c in zip(layers, counts, strict=True):
                                 key = names[m]
