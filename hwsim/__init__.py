@@ -16,7 +16,7 @@ It depends on nir and numpy (not on autosnn), so any NIR producer can use it.
 from hwsim.activity import Activity, load_activity, uniform_activity
 from hwsim.chip import ChipSpec, list_chips, load_chip, parse_chip
 from hwsim.errors import HwsimInputError
-from hwsim.estimate import CostRecord, LayerCost, estimate
+from hwsim.estimate import CostRecord, LayerCost, estimate, fit_reasons
 from hwsim.fit import FitRow, fit, scale_network
 from hwsim.network import Network, network_from_nir, read_network
 from hwsim.synthetic import SyntheticResult, synthetic
@@ -34,6 +34,7 @@ __all__ = [
     "SyntheticResult",
     "estimate",
     "fit",
+    "fit_reasons",
     "list_chips",
     "load_activity",
     "load_chip",

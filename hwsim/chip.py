@@ -89,6 +89,11 @@ SCHEMA: dict[str, dict[str, str]] = {
 }
 # optional figures: name -> (kind, default); a str default names the figure it falls back to
 OPTIONAL: dict[str, dict[str, tuple[str, Any]]] = {
+    "core": {
+        # a neuron whose destinations exceed fan_out_cores_per_neuron is relayed by splitter
+        # neurons on extra cores (TrueNorth practice) instead of making the network infeasible
+        "splitter_neurons": ("bool", False),
+    },
     "energy": {
         "energy_synop_dense_j": ("number", "energy_synop_j"),
         "energy_synop_conv_j": ("number", "energy_synop_j"),
@@ -189,6 +194,7 @@ class ChipSpec:
     step_model: str = "barrier"
     core_overlap: bool = False
     latency_barrier_by_tiles_s: tuple[tuple[int, float], ...] | None = None
+    splitter_neurons: bool = False
     board_rows: int = 1  # chips on the board, as a grid
     board_cols: int = 1
     chip_link_bandwidth_spikes_per_s: float = math.inf

@@ -93,8 +93,9 @@ def _print_record(rec: CostRecord) -> None:
     system = f"{rec.board} ({rec.chips_used} chip(s) used)" if rec.board else rec.chip
     console.print(
         f"[bold]{system}[/bold] ({rec.placement}): {state}, "
-        f"{rec.cores_used}/{rec.cores_available} cores, T={rec.timesteps}, "
-        f"{rec.step_model} timestep model"
+        f"{rec.cores_used}/{rec.cores_available} cores"
+        + (f" ({rec.splitter_cores} of splitter neurons)" if rec.splitter_cores else "")
+        + f", T={rec.timesteps}, {rec.step_model} timestep model"
     )
     for reason in rec.reasons:
         console.print(f"  does not fit: {reason}")
@@ -133,7 +134,9 @@ def _print_record(rec: CostRecord) -> None:
         f"energy per inference {fmt(rec.energy_total_j, 'J')} = dynamic "
         f"{fmt(rec.energy_dynamic_j, 'J')} (synops {fmt(rec.energy_synops_j, 'J')}, neurons "
         f"{fmt(rec.energy_neurons_j, 'J')}, spikes {fmt(rec.energy_spikes_j, 'J')}, messages "
-        f"{fmt(rec.energy_messages_j, 'J')}, routing {fmt(rec.energy_routing_j, 'J')}) + static "
+        f"{fmt(rec.energy_messages_j, 'J')}, routing {fmt(rec.energy_routing_j, 'J')}"
+        + (f", splitters {fmt(rec.energy_splitters_j, 'J')}" if rec.splitter_cores else "")
+        + ") + static "
         f"{fmt(rec.energy_static_j, 'J')}"
     )
     if rec.tradeoff:

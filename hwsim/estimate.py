@@ -32,6 +32,7 @@ from typing import Any
 import nir
 import numpy as np
 
+from hwsim import splitters
 from hwsim.activity import DEFAULT_TIMESTEPS, Activity, uniform_activity
 from hwsim.chip import ChipSpec, load_chip
 from hwsim.connectivity import incoming_events, target_pieces
@@ -159,6 +160,9 @@ class CostRecord:
     cores_per_router: int = 1
     cores_per_chip: int = 0
     tradeoff: tuple[dict[str, Any], ...] = ()  # spread placement: one row per core budget
+    splitter_cores: int = 0  # of cores_used: cores of splitter neurons (hwsim.splitters)
+    splitter_neurons: int = 0
+    energy_splitters_j: float = 0.0  # included in energy_dynamic_j
     internals: dict[str, Any] = field(default_factory=dict, repr=False)  # core_of, trees
 
     def to_dict(self) -> dict[str, Any]:
@@ -542,7 +546,10 @@ def estimate(
         steps[la.name], measured = act.steps_for(la.name, la.size)
         if not measured and act.counts:
             assumptions.append(f"{la.name}: not measured, {act.rate:g} spikes/neuron/step assumed")
-    defaults = [k for k, v in chip.provenance.items() if v.startswith("DEFAULT")]
+    defaults = [
+        k for k, v in chip.provenance.items()
+        if v.startswith("DEFAULT") and k.startswith(("energy.", "timing."))
+    ]
     if defaults:
         assumptions.append("profile lacks " + ", ".join(defaults) + " (0 or the general figure)")
     part = partition(net, chip)
@@ -585,6 +592,51 @@ def estimate(
             best = rec
     assert best is not None
     return replace(best, tradeoff=tuple(rows))
+
+
+def _fan_out(
+    net: Network, part: Partition, senders: list[Sender], chip: ChipSpec, reasons: list[str]
+) -> splitters.Relays:
+    """Neurons reaching more cores than the chip allows: relayed by splitter neurons where the
+    profile allows them (their cores count against the chip), else a reason in `reasons`."""
+    if chip.splitter_neurons:
+        relays = splitters.plan(net, senders, chip)
+        reasons.extend(relays.reasons)
+        if relays.cores and len(part.pieces) + relays.cores > chip.n_cores:
+            reasons.append(
+                f"needs {len(part.pieces) + relays.cores} cores ({len(part.pieces)} + "
+                f"{relays.cores} splitter cores), {chip.name} has {chip.n_cores}"
+            )
+        return relays
+    spiking = {la.name for la in net.neuron_layers}
+    for s in senders:
+        n_dest = np.bincount(s.neuron, minlength=s.counts.size)
+        if s.layer in spiking and n_dest.max(initial=0) > chip.fan_out_cores_per_neuron:
+            reasons.append(splitters.no_splitters_reason(s.layer, int(n_dest.max()), chip))
+    return splitters.NO_RELAYS
+
+
+def fit_reasons(
+    graph: nir.NIRGraph | Network, profile: ChipSpec | str, *, max_cores: int | None = None
+) -> tuple[str, ...]:
+    """Why a network cannot be mapped on the chip, from its structure alone; empty when it can.
+
+    The per-core limits, the number of cores (splitter cores included) and the fan-out rule do
+    not depend on the activity, so this answers what `estimate(...).reasons` would, without
+    routing anything: a search uses it to reject a candidate before spending an evaluation.
+    """
+    chip = profile if isinstance(profile, ChipSpec) else load_chip(profile)
+    net = _as_network(graph)
+    part = partition(net, chip)
+    reasons = list(part.reasons)
+    relays = splitters.NO_RELAYS
+    if not reasons:
+        ones = {la.name: np.ones(la.size) for la in net.layers if la.kind != "output"}
+        relays = _fan_out(net, part, spike_senders(net, part, ones), chip, reasons)
+    cores = len(part.pieces) + relays.cores
+    if max_cores is not None and cores > max_cores:
+        reasons.append(f"needs {cores} cores > the --max-cores budget of {max_cores}")
+    return tuple(reasons)
 
 
 def _estimate_mapped(
@@ -658,14 +710,7 @@ def _estimate_mapped(
         cores_per_chip=chip.cores_per_chip,
     )
     senders = spike_senders(net, part, steps) if not reasons else []
-    if not reasons:
-        for s in senders:
-            n_dest = np.bincount(s.neuron, minlength=s.counts.size)
-            if s.layer in synops_in and n_dest.max(initial=0) > chip.fan_out_cores_per_neuron:
-                reasons.append(
-                    f"layer {s.layer}: a neuron targets {int(n_dest.max())} cores > "
-                    f"{chip.fan_out_cores_per_neuron:.0f} per neuron (needs splitter neurons)"
-                )
+    relays = _fan_out(net, part, senders, chip, reasons) if not reasons else splitters.NO_RELAYS
     if reasons:
         n_chips = min(chip.n_chips, -(-len(part.pieces) // chip.cores_per_chip))
         return CostRecord(
@@ -792,11 +837,15 @@ def _estimate_mapped(
     e_hop = (hops - inter_hops) * chip.energy_hop_j + inter_hops * chip.chip_energy_hop_j
     e_route = e_hop + deliveries * chip.energy_router_j
     e_msg = messages * chip.energy_message_j + deliveries * chip.energy_message_in_j
-    e_dyn = e_syn + e_neu + e_spk + e_msg + e_route
+    e_relay = relays.energy_j(chip, T)
+    e_dyn = e_syn + e_neu + e_spk + e_msg + e_route + e_relay
+    if relays.layers:
+        assumptions.append(splitters.assumption(relays, chip))
+    latency = float(step.sum()) + relays.stages * t_mean
     chips_used = int(np.unique(chip.chip_of_router(chip.router_of_core(core_of))).size)
     # the profile's static figure is one chip's (or one single-chip system's): a board pays it
     # for every chip in use (idle chips are assumed power-gated)
-    e_static = chip.power_static_w * chips_used * float(step.sum())
+    e_static = chip.power_static_w * chips_used * latency
     if chip.n_chips > 1:
         assumptions.append(
             f"static power {chip.power_static_w:g} W per chip x {chips_used} chips in use"
@@ -807,7 +856,10 @@ def _estimate_mapped(
         feasible=True,
         reasons=(),
         assumptions=tuple(assumptions),
-        cores_used=n_pieces,
+        cores_used=n_pieces + relays.cores,
+        splitter_cores=relays.cores,
+        splitter_neurons=relays.neurons,
+        energy_splitters_j=e_relay,
         chips_used=chips_used,
         messages=messages,
         deliveries=deliveries,
@@ -825,7 +877,7 @@ def _estimate_mapped(
         time_network_s=float(drain.mean()),
         time_per_timestep_s=t_mean,
         time_per_timestep_peak_s=float(step[peak]),
-        latency_per_inference_s=float(step.sum()),
+        latency_per_inference_s=latency,
         energy_routing_j=e_route,
         energy_messages_j=e_msg,
         energy_interchip_j=inter_hops * chip.chip_energy_hop_j,
