@@ -201,3 +201,26 @@ def test_pareto_front_keeps_only_non_dominated_points():
                                                       (30, 0.6), (40, 0.7)]]
     front = pareto_front(pts)
     assert [(p["spikes"], p["accuracy"]) for p in front] == [(5, 0.1), (10, 0.5), (30, 0.7)]
+
+
+def no_k5_in_the_last_two_slots(g) -> bool:
+    """A structural rule like TrueNorth's 256 axons: wide 5x5 blocks late in the network fail."""
+    return not any(x.endswith("k5") for x in g[3:])
+
+
+def test_inadmissible_architectures_are_never_evaluated_and_pools_stay_full():
+    log: list = []
+    cache = CachedEvaluator(toy_evaluator(log))
+    state = run_search(SPACE, SearchConfig(rounds=6), cache, acc_only, seed=0,
+                       admissible=no_k5_in_the_last_two_slots)
+    assert log and all(no_k5_in_the_last_two_slots(g) for g in log)
+    assert state.rounds == [r for r in range(1, 7) for _ in range(20)]  # 20 per round
+    # the best admissible architecture (TARGET with its last slot replaced) is found
+    assert cache.cache[state.top[0]].accuracy == pytest.approx(0.8)
+
+
+def test_a_predicate_nothing_passes_ends_the_search_without_evaluations():
+    log: list = []
+    state = run_search(SPACE, SearchConfig(rounds=3), CachedEvaluator(toy_evaluator(log)),
+                       acc_only, seed=0, admissible=lambda g: False)
+    assert log == [] and state.seen == [] and state.pool == []

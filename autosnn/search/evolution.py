@@ -12,6 +12,11 @@ a *different* candidate with probability p), ``crossovers`` children of two dist
 architectures up to the pool size. An architecture already evaluated (or already in the next
 pool) is never added again: each child is retried at most ``max_tries`` times, then skipped, and
 the pool is filled randomly.
+
+An optional ``admissible`` predicate (e.g. "maps onto the target chip", a structural check much
+cheaper than an evaluation) rejects architectures before they are evaluated: rejected children
+count as failed tries, rejected random draws are redrawn. Without it the search is exactly the
+one above (the same draws from the same seed).
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from autosnn.search.fitness import Evaluation, Fitness
 
 # Evaluates a batch of architectures (a batch lets the evaluator share work between them).
 Evaluator = Callable[[Sequence[Genotype]], list[Evaluation]]
+# Whether an architecture may be evaluated at all; deterministic (a resumed search redraws).
+Admissible = Callable[[Genotype], bool]
+# Random draws rejected per pool slot before the fill gives up (the admissible part of the
+# space may be tiny or empty; the search then ends with what it has).
+MAX_REJECTS_PER_SLOT = 200
 
 
 def mutate(parent: Genotype, space: SpaceSpec, prob: float, rng: random.Random) -> Genotype:
@@ -86,8 +96,8 @@ class SearchState:
 
 
 def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: SpaceSpec,
-                 rng: random.Random, max_tries: int) -> None:
-    misses = 0
+                 rng: random.Random, max_tries: int, admissible: Admissible | None = None) -> None:
+    misses = rejected = 0
     while len(pool) < target and len(taken) < space.size:
         g = space.sample(rng)
         if g in taken:
@@ -95,29 +105,37 @@ def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space:
             if misses > max_tries * target:  # the space is (nearly) exhausted
                 break
             continue
-        pool.append(g)
         taken.add(g)
+        if admissible is not None and not admissible(g):
+            rejected += 1
+            if rejected > MAX_REJECTS_PER_SLOT * target:
+                break
+            continue
+        pool.append(g)
 
 
-def init_state(space: SpaceSpec, cfg: SearchConfig, seed: int) -> SearchState:
-    """Round 1's P_eval: ``pool_size`` random unique architectures."""
+def init_state(space: SpaceSpec, cfg: SearchConfig, seed: int,
+               admissible: Admissible | None = None) -> SearchState:
+    """Round 1's P_eval: ``pool_size`` random unique (admissible) architectures."""
     rng = random.Random(seed)
     pool: list[Genotype] = []
-    _random_fill(pool, set(), cfg.pool_size, space, rng, cfg.max_tries)
+    _random_fill(pool, set(), cfg.pool_size, space, rng, cfg.max_tries, admissible)
     return SearchState(rng_state=rng.getstate(), pool=pool)
 
 
 def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig,
-               rng: random.Random) -> list[Genotype]:
+               rng: random.Random, admissible: Admissible | None = None) -> list[Genotype]:
     taken = set(state.seen)
     pool: list[Genotype] = []
 
     def offer(make: Callable[[], Genotype]) -> None:
         for _ in range(cfg.max_tries):
             child = make()
-            if child not in taken:
+            if child in taken:
+                continue
+            taken.add(child)
+            if admissible is None or admissible(child):
                 pool.append(child)
-                taken.add(child)
                 return
 
     if cfg.method == "evolution" and state.top:
@@ -130,7 +148,7 @@ def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig,
                     a, b = rng.sample(top, 2)
                     return crossover(a, b, rng)
                 offer(cross)
-    _random_fill(pool, taken, cfg.pool_size, space, rng, cfg.max_tries)
+    _random_fill(pool, taken, cfg.pool_size, space, rng, cfg.max_tries, admissible)
     return pool
 
 
@@ -140,6 +158,7 @@ def search_round(
     cfg: SearchConfig,
     evaluate: Evaluator,
     fitness: Fitness,
+    admissible: Admissible | None = None,
 ) -> SearchState:
     """Evaluate the pending pool, update the top-k, draw the next pool. Returns the new state."""
     rnd = state.round + 1
@@ -157,7 +176,7 @@ def search_round(
     rng = random.Random()
     rng.setstate(state.rng_state)  # type: ignore[arg-type]
     if rnd < cfg.rounds:
-        new.pool = _next_pool(new, space, cfg, rng)
+        new.pool = _next_pool(new, space, cfg, rng, admissible)
     new.rng_state = rng.getstate()
     return new
 
@@ -182,14 +201,15 @@ def run_search(
     seed: int,
     state: SearchState | None = None,
     on_round: Callable[[SearchState], None] | None = None,
+    admissible: Admissible | None = None,
 ) -> SearchState:
     """Run (or continue) a search to the end; ``on_round`` sees the state after every round.
 
     ``evaluate`` should cache (P_top members are looked up again every round).
     """
-    state = state or init_state(space, cfg, seed)
+    state = state or init_state(space, cfg, seed, admissible)
     while not finished(state, cfg):
-        state = search_round(state, space, cfg, evaluate, fitness)
+        state = search_round(state, space, cfg, evaluate, fitness, admissible)
         if on_round:
             on_round(state)
     return state

@@ -21,7 +21,7 @@ from autosnn.core.errors import CheckpointError
 from autosnn.core.io import write_json
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import SpaceSpec, genotype_text
-from autosnn.search.evolution import CachedEvaluator, SearchState, run_search
+from autosnn.search.evolution import Admissible, CachedEvaluator, SearchState, run_search
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
 from autosnn.train.distributed import broadcast_from_main, is_main
 
@@ -106,8 +106,12 @@ def search_lambdas(
     resume: bool = False,
     fingerprint: str = "",
     reporter: Reporter | None = None,
+    admissible: Admissible | None = None,
 ) -> MultiSearch:
-    """Run one search per lambda (each seeded with ``seed``), sharing one evaluation cache."""
+    """Run one search per lambda (each seeded with ``seed``), sharing one evaluation cache.
+
+    ``admissible`` rejects architectures before evaluation (see :mod:`autosnn.search.evolution`).
+    """
     cache = CachedEvaluator(evaluate)
     states: dict[str, SearchState] = {}
     if resume and state_path.is_file():
@@ -128,7 +132,7 @@ def search_lambdas(
             states[key] = state
             if is_main():  # one writer; every rank holds the same state
                 _save(state_path, fingerprint, cache, states)
-            if reporter:
+            if reporter and state.top:
                 best = cache.cache[state.top[0]]
                 reporter.advance(task, acc=best.accuracy, spikes=best.spikes)
                 reporter.log(
@@ -141,7 +145,7 @@ def search_lambdas(
             progress.update(calls=cache.calls, t0=time.perf_counter())
 
         states[key] = run_search(space, cfg, cache, fitness, seed=seed, state=states.get(key),
-                                 on_round=on_round)
+                                 on_round=on_round, admissible=admissible)
         if reporter:
             reporter.finish(task)
         seconds[key] = time.perf_counter() - start
