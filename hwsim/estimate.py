@@ -26,6 +26,7 @@ simulator on the mapped network's own traffic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -630,7 +631,7 @@ def fit_reasons(
     part = partition(net, chip)
     reasons = list(part.reasons)
     relays = splitters.NO_RELAYS
-    if not reasons:
+    if not reasons and math.isfinite(chip.fan_out_cores_per_neuron):
         ones = {la.name: np.ones(la.size) for la in net.layers if la.kind != "output"}
         relays = _fan_out(net, part, spike_senders(net, part, ones), chip, reasons)
     cores = len(part.pieces) + relays.cores
