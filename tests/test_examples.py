@@ -39,3 +39,37 @@ def test_search_for_a_chip_writes_a_report(tmp_path: Path) -> None:
     report = load("search_for_a_chip").main(["--tiny", "--out", str(tmp_path)])
     text = report.read_text()
     assert "lambda chosen" in text and "loihi2" in text
+
+
+@pytest.mark.parametrize("scramble", [False, True], ids=["faithful-export", "scrambled-export"])
+def test_run_in_consumers_agrees_with_pytorch_only_when_the_export_is_right(
+    scramble: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Both consumers reproduce the trained tiny network's classes from the .nir file alone; an
+    export whose voting layer names each class's neighbour (a wrong file) makes both disagree."""
+    import nir
+    import numpy as np
+
+    from exporters import nir_export
+
+    if scramble:
+        to_nir = nir_export.to_nir
+
+        def scrambled(*args, **kwargs):  # roll the rows of the node feeding the Output node
+            graph = to_nir(*args, **kwargs)
+            out = next(n for n, v in graph.nodes.items() if isinstance(v, nir.Output))
+            vote = graph.nodes[next(s for s, d in graph.edges if d == out)]
+            vote.weight = np.roll(vote.weight, 1, axis=0)
+            return graph
+
+        monkeypatch.setattr(nir_export, "to_nir", scrambled)
+    agreements = load("run_in_consumers").main(["--tiny"])
+    out = capsys.readouterr().out
+    assert set(agreements) == {"spikingjelly", "norse"}
+    assert "spikingjelly" in out and "norse" in out and "SYNTHETIC" in out
+    predicted = next(line for line in out.splitlines() if line.strip().startswith("pytorch"))
+    assert len(set(predicted.split(":")[1].split(";")[0].split(","))) >= 3  # not one class for all
+    if scramble:
+        assert all(a < 0.5 for a in agreements.values())
+    else:
+        assert all(a >= 0.9 for a in agreements.values())
