@@ -28,6 +28,23 @@ every chip figure from a built-in profile with `base: <name>`, overriding only w
 The chips' meshes are tiled into one system mesh (chip-to-chip links join the edge routers of
 neighbouring chips, as Loihi's and TrueNorth's meshes tile); the links that cross a chip boundary
 take the board's bandwidth, latency and energy.
+
+A profile may also carry an optional `search:` section: the budgets a deployment on this chip
+must meet, which a search tool uses as its defaults (its own options override them)::
+
+    search:
+      max_cores: 64                                  # cores
+      max_latency_s: 5.0e-4                          # seconds per timestep
+      max_energy_j: {value: 2.0e-5, why: "battery: 10 k inferences per 0.2 J"}  # J per inference
+      max_link_util: 0.5                             # busiest link's utilisation, (0, 1]
+
+Budgets are a user's choice, not a published figure, so they carry no `source:`; each is a plain
+number (reads best for a quick limit) or `{value: x, why: "..."}` when the reason should travel
+with it (recorded in `provenance` as `BUDGET: <why>`). Every key is optional; an unknown key, a
+wrong type, NaN or infinity, a value <= 0, a fractional core count or a link utilisation > 1 is
+one `HwsimInputError` naming the file and `search.<key>`. A `base:` profile inherits the base's
+`search:` keys and overrides those it lists. hwsim only parses and validates the section (it is
+exposed as `ChipSpec.search_budgets`, empty when absent); it never applies it itself.
 """
 
 from __future__ import annotations
@@ -124,9 +141,18 @@ BOARD: dict[str, str] = {
     "latency_link_s": "number",
     "energy_hop_j": "number",
 }
+# search budgets (optional `search:` section): name -> kind; see the module docstring
+SEARCH: dict[str, str] = {
+    "max_cores": "budget_count",  # cores
+    "max_latency_s": "budget",  # seconds per timestep
+    "max_energy_j": "budget",  # joules per inference
+    "max_link_util": "fraction",  # busiest link's utilisation
+}
+BUDGET_KEYS = ("value", "why")
+BUDGET_NO_WHY = "set in the profile"  # provenance of a budget given as a plain number
 STEP_MODELS = ("barrier", "tick", "async")
 TOP_LEVEL = ("name", "description", *SCHEMA)
-OPTIONAL_TOP = ("base", "board")
+OPTIONAL_TOP = ("base", "board", "search")
 MAX_CORES_TOTAL = 1 << 18  # 262,144 cores or routers: beyond the boards modelled, within memory
 FIGURE_KEYS = ("value", "source", "assumed", "assumption")
 _EXPECTED = {
@@ -137,6 +163,9 @@ _EXPECTED = {
     "words": "a list of positive integers (or null when not applicable)",
     "model": f"one of {', '.join(STEP_MODELS)}",
     "table": "a mapping {routers in use (positive int): seconds (non-negative)}",
+    "budget_count": "a positive integer",
+    "budget": "a finite number > 0",
+    "fraction": "a number in (0, 1]",
 }
 
 
@@ -201,6 +230,9 @@ class ChipSpec:
     chip_latency_link_s: float = 0.0
     chip_energy_hop_j: float = 0.0
     board_name: str = ""  # empty for a single chip
+    # the profile's `search:` budgets (max_cores, max_latency_s, max_energy_j, max_link_util):
+    # defaults for a search tool, only those the profile gives; empty when it has no section
+    search_budgets: Mapping[str, float] = field(default_factory=dict, compare=False)
     # "section.field" -> source text, or "ASSUMED: <assumption>" where nothing is published
     provenance: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -288,6 +320,12 @@ def _check_value(value: Any, kind: str) -> bool:
         return False
     if math.isnan(value):
         return False
+    if kind == "budget_count":
+        return isinstance(value, int) and value > 0
+    if kind == "budget":
+        return math.isfinite(value) and value > 0
+    if kind == "fraction":
+        return 0 < value <= 1
     if kind == "count":
         return isinstance(value, int) and value > 0
     if kind == "limit":
@@ -339,7 +377,8 @@ def _merge_base(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     for key, value in data.items():
         if key == "base":
             continue
-        if key in SCHEMA and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        sectioned = key in SCHEMA or key == "search"  # merged key by key, not replaced
+        if sectioned and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -367,6 +406,40 @@ def _board(raw: Any, path: str) -> tuple[dict[str, Any], dict[str, str]]:
         "chip_latency_link_s": values["latency_link_s"],
         "chip_energy_hop_j": values["energy_hop_j"],
     }, provenance
+
+
+def _search(raw: Any, path: str) -> tuple[dict[str, float], dict[str, str]]:
+    """The `search:` budgets: each a plain number or {value: x, why: "..."} (module docstring)."""
+    if not isinstance(raw, Mapping):
+        raise HwsimInputError(path, "search", "a mapping of budgets: " + ", ".join(SEARCH))
+    budgets: dict[str, float] = {}
+    provenance: dict[str, str] = {}
+    for key, item in raw.items():
+        where = f"search.{key}"
+        if key not in SEARCH:
+            raise HwsimInputError(path, where, f"unknown key; allowed: {', '.join(SEARCH)}")
+        kind = SEARCH[key]
+        why = BUDGET_NO_WHY
+        if isinstance(item, Mapping):
+            for sub in item:
+                if sub not in BUDGET_KEYS:
+                    raise HwsimInputError(
+                        path, f"{where}.{sub}", f"unknown key; allowed: {', '.join(BUDGET_KEYS)}"
+                    )
+            if "value" not in item:
+                raise HwsimInputError(path, f"{where}.value", "missing")
+            if not isinstance(item.get("why"), str) or not item["why"].strip():
+                raise HwsimInputError(
+                    path, f"{where}.why", "a non-empty text (or give the budget as a plain number)"
+                )
+            value, why, where = item["value"], item["why"], f"{where}.value"
+        else:
+            value = item
+        if not _check_value(value, kind):
+            raise HwsimInputError(path, where, _EXPECTED[kind])
+        budgets[str(key)] = value if kind == "budget_count" else float(value)
+        provenance[f"search.{key}"] = f"BUDGET: {why}"
+    return budgets, provenance
 
 
 def parse_chip(data: Any, path: str) -> ChipSpec:
@@ -437,6 +510,10 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
         board_name = data["name"]
         if values["kernel_memory_words"] is not None or values["neuron_memory_words"] is not None:
             raise HwsimInputError(path, "board", "a chip without per-core word memories")
+    if "search" in data:
+        budgets, search_prov = _search(data["search"], path)
+        values["search_budgets"] = MappingProxyType(budgets)
+        provenance.update(search_prov)
     n_chips = values.get("board_rows", 1) * values.get("board_cols", 1)
     routers = values["rows"] * values["cols"] * n_chips
     if min(values["cores_total"], routers * values["cores_per_router"]) * n_chips > MAX_CORES_TOTAL:

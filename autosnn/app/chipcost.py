@@ -11,7 +11,10 @@ Within a layer, the measured spikes of a timestep are spread evenly over the lay
 measurement is kept, so where the spikes are and when reaches the chip model.
 
 A candidate that does not fit the chip, or breaks a budget (:class:`Budgets`), costs +inf: it is
-infeasible, recorded with its binding constraint, and never a winner.
+infeasible, recorded with its binding constraint, and never a winner. The budgets used are the
+chip profile's ``search:`` defaults, each overridden by the option the user gave
+(:meth:`Budgets.with_defaults`); every budget remembers where it came from, so a limit nothing
+meets can say "from the profile: override it with --max-energy".
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,39 +43,102 @@ METRICS.add("link-util", lambda rec: rec.max_link_utilisation)  # busiest link, 
 UNITS = {"energy": "J/inference", "latency": "s/timestep", "link-util": "link utilisation"}
 
 
+# budget field -> (CLI option, what it limits with its unit)
+OPTIONS = {
+    "max_cores": ("--max-cores", "cores"),
+    "max_latency_s": ("--max-latency", "latency per timestep (s)"),
+    "max_energy_j": ("--max-energy", "energy per inference (J)"),
+    "max_link_util": ("--max-link-util", "peak link utilisation"),
+}
+
+
 @dataclass(frozen=True)
 class Budgets:
-    """Limits a deployable network must meet on the chip (None = no limit)."""
+    """Limits a deployable network must meet on the chip (None = no limit).
+
+    ``profile`` names the chip profile file whose ``search:`` section gave the budgets listed in
+    ``from_profile``; every other budget that is set was given explicitly (a CLI option).
+    """
 
     max_cores: int | None = None
     max_latency_s: float | None = None  # per timestep
     max_energy_j: float | None = None  # per inference
     max_link_util: float | None = None  # busiest link's utilisation, 0..1
+    profile: str | None = None
+    from_profile: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
+        for name, value in self.to_dict().items():
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise AutosnnError(f"--{name.replace('_', '-')}: expected a number > 0, got {value}")
+                raise AutosnnError(f"{OPTIONS[name][0]}: expected a number > 0, got {value}")
+        unknown = self.from_profile - {n for n, v in self.to_dict().items() if v is not None}
+        if unknown or (self.from_profile and self.profile is None):
+            raise AutosnnError(f"Budgets.from_profile: {sorted(unknown)} not set from a profile")
+
+    def with_defaults(self, profile: Any) -> Budgets:
+        """These budgets over a chip profile's ``search:`` defaults: a budget given here (not
+        None) wins; one left None takes the profile's value, if it has one."""
+        defaults = getattr(profile, "search_budgets", {}) or {}
+        values: dict[str, Any] = {}
+        taken: set[str] = set()
+        for name, given in self.to_dict().items():
+            if given is None and defaults.get(name) is not None:
+                values[name] = defaults[name]
+                taken.add(name)
+            else:
+                values[name] = given
+        if not taken:
+            return Budgets(**values)
+        return Budgets(**values, profile=str(profile.path), from_profile=frozenset(taken))
+
+    @property
+    def active(self) -> bool:
+        """Whether any budget is set (from the profile or an option)."""
+        return any(v is not None for v in self.to_dict().values())
+
+    def origin(self, name: str) -> str | None:
+        """Where budget ``name`` came from: "profile", "cli" (given explicitly), None (unset)."""
+        if name in self.from_profile:
+            return "profile"
+        return None if getattr(self, name) is None else "cli"
+
+    def origins(self) -> dict[str, str | None]:
+        """:meth:`origin` of every budget (search.json / sweep.json / report.md record it)."""
+        return {name: self.origin(name) for name in OPTIONS}
+
+    def note(self, name: str) -> str:
+        """For a budget taken from the profile, where it came from and how to change it (users
+        who never typed ``--max-energy`` must learn that it is the option to give)."""
+        if name not in self.from_profile:
+            return ""
+        option = OPTIONS[name][0]
+        return f" (default from the search: section of {self.profile}; give {option} to override)"
+
+    def describe(self, name: str) -> str:
+        """``--max-energy 2e-05``, plus :meth:`note`."""
+        return f"{OPTIONS[name][0]} {getattr(self, name):g}{self.note(name)}"
 
     def binding(self, rec: Any) -> str | None:
         """The first constraint ``rec`` breaks (chip rules first), or None when it fits."""
         if not rec.feasible:
-            return "does not fit: " + "; ".join(rec.reasons)
+            why = "does not fit: " + "; ".join(rec.reasons)
+            # hwsim names --max-cores when the core budget (not the chip) is what does not fit
+            return why + (self.note("max_cores") if "--max-cores" in why else "")
         checks = [
-            ("cores", rec.cores_used, self.max_cores, "--max-cores"),
-            ("latency per timestep (s)", rec.time_per_timestep_s, self.max_latency_s,
-             "--max-latency"),
-            ("energy per inference (J)", rec.energy_total_j, self.max_energy_j, "--max-energy"),
-            ("peak link utilisation", rec.max_link_utilisation, self.max_link_util,
-             "--max-link-util"),
+            ("max_cores", rec.cores_used),
+            ("max_latency_s", rec.time_per_timestep_s),
+            ("max_energy_j", rec.energy_total_j),
+            ("max_link_util", rec.max_link_utilisation),
         ]
-        for what, value, limit, option in checks:
+        for name, value in checks:
+            limit = getattr(self, name)
             if limit is not None and value is not None and value > limit:
-                return f"{what} {value:.4g} > {option} {limit:g}"
+                return f"{OPTIONS[name][1]} {value:.4g} > {self.describe(name)}"
         return None
 
     def to_dict(self) -> dict[str, float | None]:
-        return asdict(self)
+        """The four limits by name (None = no limit), without their origins."""
+        return {name: getattr(self, name) for name in OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -101,11 +167,10 @@ class ChipCost:
         input_shape: tuple[int, int, int],
         timesteps: int,
     ) -> None:
-        try:
-            self.profile = hwsim.load_chip(target.chip)
-        except hwsim.HwsimInputError as exc:
-            raise AutosnnError(str(exc)) from None
+        self.profile = check_chip(target.chip)
         self.target = target
+        # the budgets in force: the options given, over the profile's `search:` defaults
+        self.budgets = target.budgets.with_defaults(self.profile)
         self.space = space
         self.timesteps = timesteps
         self.arch = dict(channels=channels, num_classes=num_classes,
@@ -144,13 +209,13 @@ class ChipCost:
         if key not in self._records:
             self._records[key] = hwsim.estimate(
                 self._network(g), self.activity(e), self.profile, placement=self.target.placement,
-                max_cores=self.target.budgets.max_cores,
+                max_cores=self.budgets.max_cores,
             )
         return self._records[key]
 
     def binding(self, e: Evaluation) -> str | None:
         """Why a candidate is infeasible on this chip within the budgets (None: feasible)."""
-        return self.target.budgets.binding(self.record(e))
+        return self.budgets.binding(self.record(e))
 
     def cost(self, e: Evaluation) -> float:
         """The target metric of a candidate; +inf when infeasible."""
@@ -189,6 +254,15 @@ class ChipCost:
             "max_link_utilisation": rec.max_link_utilisation,
             "assumptions": list(rec.assumptions),
         }
+
+
+def check_chip(chip: str) -> Any:
+    """The validated profile of ``chip`` (a built-in name or a YAML path); a bad profile, its
+    ``search:`` budgets included, is one :class:`AutosnnError` naming the file and field."""
+    try:
+        return hwsim.load_chip(chip_path(chip))
+    except hwsim.HwsimInputError as exc:
+        raise AutosnnError(str(exc)) from None
 
 
 def chip_path(chip: str) -> str:

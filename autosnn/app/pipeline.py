@@ -207,6 +207,12 @@ def run_search(
             evaluated += evaluator(batch) if batch else []
             if any(chip_model.binding(e) is None for e in evaluated) or len(sample) >= space.size:
                 break
+        budgets = chip_model.budgets
+        if budgets.from_profile:
+            reporter.log(f"budgets from the search: section of {budgets.profile} (options "
+                         "override them): " + ", ".join(
+                             f"{n} {v:g}" for n, v in budgets.to_dict().items()
+                             if n in budgets.from_profile))
         cost, cost_name = chip_model.cost, f"{request.chip_metric} ({UNITS[request.chip_metric]})"
         cost_ref = chip_model.reference_cost(evaluated)
         reporter.log(f"chip {chip_model.profile.name}: mean {cost_name} of {len(sample)} sampled "
@@ -222,7 +228,7 @@ def run_search(
         "fitness": request.fitness, "search": asdict(request.config), "seed": request.seed,
         "lambdas": list(lambdas), "precision": request.precision,
         "batch": request.eval_batch_size, "chip": request.chip, "chip_metric": request.chip_metric,
-        **({"budgets": request.budgets.to_dict()} if request.chip else {}),
+        **({"budgets": chip_model.budgets.to_dict()} if chip_model is not None else {}),
     }, sort_keys=True)
     reporter.log(
         f"{request.config.method} search over {space.size:,} architectures of {net.config.name}, "
@@ -265,7 +271,7 @@ def run_search(
     chosen = None
     if chip_model is not None:
         try:
-            point, why = choose_lambda(points, budgets=request.budgets != Budgets())
+            point, why = choose_lambda(points, budgets=chip_model.budgets.active)
         except AutosnnError:
             if request.lambda_auto or len(points) == 1:
                 raise
@@ -285,7 +291,10 @@ def run_search(
         "candidates_evaluated": entries, "winners": winners,
         "chip": None if chip_model is None else {
             "profile": chip_model.profile.name, "metric": request.chip_metric,
-            "reference_cost": cost_ref, "budgets": request.budgets.to_dict(), "chosen": chosen,
+            "reference_cost": cost_ref, "budgets": chip_model.budgets.to_dict(),
+            # where each budget came from: "profile" (its search: section), "cli", None (unset)
+            "budget_origins": chip_model.budgets.origins(),
+            "budget_profile": chip_model.budgets.profile, "chosen": chosen,
         },
     }
     if not distributed.is_main():  # rank 0 writes every output

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from autosnn.app.chipcost import ChipCost
+from autosnn.app.chipcost import OPTIONS, ChipCost
 from autosnn.core.io import write_json, write_text
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import Genotype
 from autosnn.search.fitness import Evaluation, make_fitness
+from hwsim.chip import BUDGET_NO_WHY
 
 
 def _fmt(x: Any, unit: str = "") -> str:
@@ -21,6 +22,25 @@ def _fmt(x: Any, unit: str = "") -> str:
     if isinstance(x, float):
         return f"{x:.4g}{unit}"
     return f"{x}{unit}"
+
+
+def _budgets_line(info: dict[str, Any], provenance: Any) -> str:
+    """``max_energy_j 2e-05 (search: section of <file>, override with --max-energy: <why>),
+    max_cores 32 (--max-cores)``, or ``none``: a reader must see which limits the profile
+    imposed (and how to override them) and which were typed."""
+    origins = info.get("budget_origins") or {}
+    parts = []
+    for name, value in info["budgets"].items():
+        if value is None:
+            continue
+        option = OPTIONS[name][0] if name in OPTIONS else name
+        where = option
+        if origins.get(name) == "profile":
+            where = f"search: section of {info.get('budget_profile')}, override with {option}"
+            why = str(provenance.get(f"search.{name}", "")).removeprefix("BUDGET: ")
+            where += f"; why: {why}" if why and why != BUDGET_NO_WHY else ""
+        parts.append(f"{name} {value:g} ({where})")
+    return ", ".join(parts) or "none"
 
 
 def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
@@ -36,6 +56,7 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
     chosen = info["chosen"]
     sweep = {
         "chip": info["profile"], "metric": info["metric"], "budgets": info["budgets"],
+        "budget_origins": info.get("budget_origins"), "budget_profile": info.get("budget_profile"),
         "reference_cost": info["reference_cost"], "chosen": chosen,
         "lambdas": [{"lambda": w["lambda"], "genotype": w["genotype"],
                      "accuracy": w["accuracy"], "spikes": w["spikes"], **w["chip"]}
@@ -67,8 +88,7 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
         f"T={doc['supernet']['config']['timesteps']}, seed {doc['seed']}",
         f"- fitness: {doc['fitness']['form']} form on {doc['fitness']['cost']}, "
         f"Cost_ref {doc['fitness']['cost_ref']:.4g} (mean over 8 sampled architectures)",
-        "- budgets: " + (", ".join(f"{k} {v:g}" for k, v in info["budgets"].items()
-                                   if v is not None) or "none"),
+        "- budgets: " + _budgets_line(info, chip.profile.provenance),
         f"- lambda chosen: **{chosen['key']}** ({chosen['reason']})",
         f"- winner: `{w['genotype']}`; files: winner.json (= winner-{chosen['key']}.json), "
         f"winner-{chosen['key']}.pt, winner.nir, "

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from autosnn.app.chipcost import METRICS, Budgets
+from autosnn.app.chipcost import METRICS, Budgets, check_chip
 from autosnn.app.cli.app import app
 from autosnn.app.cli.common import choices, even_channels, finite_in
 from autosnn.app.pipeline import (
@@ -215,10 +215,10 @@ def search_cmd(
     timesteps: Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIMESTEPS, help="Check: the super-network's T must be this.")] = None,
     chip: Annotated[str | None, typer.Option("--chip", help="Optimise for a chip: a built-in profile (loihi2, loihi2.yaml) or a YAML path; the fitness discounts hwsim's cost instead of spikes.")] = None,
     chip_metric: Annotated[ChipMetric, typer.Option("--chip-metric", help="With --chip: energy (J per inference), latency (s per timestep) or link-util (peak link utilisation).")] = ChipMetric("energy"),
-    max_cores: Annotated[int | None, typer.Option("--max-cores", min=1, help="With --chip: budget of neuromorphic cores.")] = None,
-    max_latency: Annotated[float | None, typer.Option("--max-latency", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of time per timestep, seconds > 0.")] = None,
-    max_energy: Annotated[float | None, typer.Option("--max-energy", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of energy per inference, joules > 0.")] = None,
-    max_link_util: Annotated[float | None, typer.Option("--max-link-util", callback=finite_in(0.0, 1.0, low_open=True), help="With --chip: budget of peak link utilisation, (0, 1].")] = None,
+    max_cores: Annotated[int | None, typer.Option("--max-cores", min=1, help="With --chip: budget of neuromorphic cores (default: the chip profile's search: section, else none).")] = None,
+    max_latency: Annotated[float | None, typer.Option("--max-latency", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of time per timestep, seconds > 0 (default: the chip profile's search: section, else none).")] = None,
+    max_energy: Annotated[float | None, typer.Option("--max-energy", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of energy per inference, joules > 0 (default: the chip profile's search: section, else none).")] = None,
+    max_link_util: Annotated[float | None, typer.Option("--max-link-util", callback=finite_in(0.0, 1.0, low_open=True), help="With --chip: budget of peak link utilisation, (0, 1] (default: the chip profile's search: section, else none).")] = None,
 ) -> None:
     """Evolutionary (or random) search on a trained super-network, one run per --lambda.
 
@@ -232,10 +232,12 @@ def search_cmd(
                                  mutation_prob=mutation_prob, method=method.value)
     auto, lams = _parse_lambdas(lambdas, p, chip is not None)
     budgets = Budgets(max_cores, max_latency, max_energy, max_link_util)
-    if chip is None and budgets != Budgets():
+    if chip is None and budgets.active:
         raise typer.BadParameter("--max-cores/--max-latency/--max-energy/--max-link-util need --chip")
     if chip is not None and Path(chip).exists() and not Path(chip).is_file():
         raise typer.BadParameter(f"--chip {chip}: not a regular file (a FIFO would block)")
+    if chip is not None:  # a bad profile (its search: section too) fails before any loading
+        check_chip(chip)
     request = SearchRequest(
         lambdas=lams, lambda_auto=auto, budgets=budgets,
         fitness=fitness.value if fitness else p.fitness, config=cfg, seed=seed,
