@@ -222,11 +222,12 @@ def test_linear_form_on_a_chip_is_recorded_and_applied(run_dir, tmp_path):
 
 
 def test_chip_search_chooses_lambda_per_chip_and_writes_the_report(run_dir, tmp_path):
-    # One super-network searched for two chips: each winner feasible on its own chip, the
-    # lambda chosen from the sweep, and the two chips' costs differ. (TrueNorth admits none of
-    # these conv networks: one target core per neuron, and hwsim does not insert splitters.)
+    # One super-network searched for Loihi 2 and for TrueNorth: each winner feasible on its own
+    # chip, the lambda chosen from the sweep, and the two chips' costs differ. TrueNorth relays
+    # fan-out through splitter neurons and has 256 input axons per core: a 5x5 block on the last
+    # segment's 16 channels (C=4) needs 16 x 25 = 400, so no such architecture is even evaluated.
     costs = {}
-    for chip in ("loihi2", "loihi"):
+    for chip in ("loihi2", "truenorth"):
         out = tmp_path / chip
         out.mkdir()
         (out / "supernet.pt").symlink_to(run_dir / "supernet.pt")
@@ -244,7 +245,14 @@ def test_chip_search_chooses_lambda_per_chip_and_writes_the_report(run_dir, tmp_
         report = (out / "report.md").read_text()
         assert f"lambda chosen: **{chosen['key']}**" in report and "lambda=0 winner" in report
         costs[chip] = w["chip"]["energy_per_inference_j"]
-    assert costs["loihi2"] != costs["loihi"]
+        if chip == "truenorth":
+            last_segment = [g["genotype"].split(",")[3:] for g in doc["candidates_evaluated"]]
+            assert all(not b.endswith("k5") for blocks in last_segment for b in blocks)
+            assert all(e["feasible"] for e in doc["candidates_evaluated"])
+            rejected = doc["chip"]["rejected_before_evaluation"]
+            assert rejected["count"] > 0
+            assert any("400 input axons > 256" in r["why"] for r in rejected["examples"])
+    assert costs["loihi2"] != costs["truenorth"]
 
 
 def test_a_budget_nothing_meets_is_one_line_naming_the_constraint(run_dir, tmp_path):

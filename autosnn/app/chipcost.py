@@ -177,12 +177,38 @@ class ChipCost:
                          input_shape=tuple(input_shape), timesteps=timesteps)
         self._records: dict[tuple, Any] = {}
         self._network = functools.lru_cache(maxsize=4096)(self._network_uncached)
+        # architectures that cannot map onto the chip, whatever their activity: never evaluated
+        self.rejected: dict[Genotype, str] = {}
+        self._admitted: set[Genotype] = set()
 
     def _network_uncached(self, genotype: Genotype) -> Any:
         from exporters.nir_export import to_nir
 
         net = build(self.space.name, genotype, **self.arch)  # type: ignore[arg-type]
         return hwsim.network_from_nir(to_nir(net), where=",".join(genotype))
+
+    def admissible(self, genotype: Genotype) -> bool:
+        """Whether an architecture maps onto the chip at all (per-core limits, cores with the
+        --max-cores budget, fan-out): its structure decides, so the search rejects the ones that
+        cannot before spending an evaluation on them. Deterministic and cached."""
+        g = tuple(genotype)
+        if g in self._admitted:
+            return True
+        if g in self.rejected:
+            return False
+        reasons = hwsim.fit_reasons(self._network(g), self.profile,
+                                    max_cores=self.budgets.max_cores)
+        if reasons:
+            self.rejected[g] = "does not fit: " + "; ".join(reasons)
+            return False
+        self._admitted.add(g)
+        return True
+
+    def rejections(self, examples: int = 5) -> dict[str, Any]:
+        """JSON-able summary of the architectures rejected before evaluation."""
+        items = list(self.rejected.items())[:examples]
+        return {"count": len(self.rejected),
+                "examples": [{"genotype": ",".join(g), "why": why} for g, why in items]}
 
     def activity(self, e: Evaluation) -> hwsim.Activity:
         """hwsim activity of a candidate from its measured per-layer, per-timestep spikes."""

@@ -35,6 +35,10 @@ from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 
+# Random architectures drawn for the chip's reference cost before giving up (rejected ones
+# cost a structural check each, not an evaluation).
+REFERENCE_DRAWS = 4000
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -195,18 +199,29 @@ def run_search(
             space=space, channels=net.config.channels, num_classes=net.config.num_classes,
             input_shape=net.config.input_shape, timesteps=net.config.timesteps,
         )
-        # Cost_ref: mean cost of seeded random architectures that fit (8 at a time, at most 64:
-        # on a chip whose rules exclude many blocks, e.g. TrueNorth's 256 axons, few do).
+        # Cost_ref: mean cost of seeded random architectures that map onto the chip (drawn 8 at
+        # a time until one is feasible within the budgets, at most 64 evaluated; on a chip
+        # whose rules exclude many blocks, e.g. TrueNorth's 256 axons, few map at all).
         rng = random.Random(request.seed)
+        drawn: set = set()
         sample: list = []
         evaluated: list = []
-        while len(sample) < 64:
+        while len(sample) < 64 and len(drawn) < min(space.size, REFERENCE_DRAWS):
             batch = [g for g in dict.fromkeys(space.sample(rng) for _ in range(8))
-                     if g not in sample]
+                     if g not in drawn]
+            drawn.update(batch)
+            batch = [g for g in batch if chip_model.admissible(g)]
             sample += batch
             evaluated += evaluator(batch) if batch else []
-            if any(chip_model.binding(e) is None for e in evaluated) or len(sample) >= space.size:
+            if any(chip_model.binding(e) is None for e in evaluated):
                 break
+        if not sample:
+            first = next(iter(chip_model.rejected.values()), "no architecture drawn")
+            raise AutosnnError(
+                f"chip {chip_model.profile.name}: none of {len(drawn)} random architectures of "
+                f"{space.name} maps onto it ({first}); try fewer channels (see `hwsim fit`), a "
+                "board profile, or looser budgets"
+            )
         budgets = chip_model.budgets
         if budgets.from_profile:
             reporter.log(f"budgets from the search: section of {budgets.profile} (options "
@@ -238,7 +253,13 @@ def run_search(
     result = search_lambdas(
         space, evaluator, fitness_for, lambdas, request.config, seed=request.seed,
         state_path=out / STATE_FILE, resume=resume, fingerprint=fingerprint, reporter=reporter,
+        admissible=chip_model.admissible if chip_model is not None else None,
     )
+    if any(not s.top for s in result.states.values()):  # every candidate drawn was rejected
+        raise AutosnnError(f"no architecture the search drew maps onto the chip ({request.chip})")
+    if chip_model is not None and chip_model.rejected:
+        reporter.log(f"{len(chip_model.rejected)} architectures rejected before evaluation: "
+                     f"they cannot map onto {chip_model.profile.name}")
     fits = {lambda_key(lam): fitness_for(lam) for lam in lambdas}
     rounds = {k: dict(s.evaluated) for k, s in result.states.items()}
     entries = []
@@ -295,6 +316,7 @@ def run_search(
             # where each budget came from: "profile" (its search: section), "cli", None (unset)
             "budget_origins": chip_model.budgets.origins(),
             "budget_profile": chip_model.budgets.profile, "chosen": chosen,
+            "rejected_before_evaluation": chip_model.rejections(),
         },
     }
     if not distributed.is_main():  # rank 0 writes every output
