@@ -281,7 +281,7 @@ def train_cmd(
     preset: PresetOpt = PresetName("paper"),
     resume: Resume = False,
     precision: Precision = None,
-    cutout: Annotated[int | None, typer.Option("--cutout", min=0, max=MAX_SIDE, help=f"Cutout side in pixels, 0-{MAX_SIDE} (0 = off; default 16).")] = None,
+    cutout: Annotated[int | None, typer.Option("--cutout", min=0, max=MAX_SIDE, help=f"Cutout side in pixels, 0-{MAX_SIDE} (0 = off; default: the preset's, paper 16, quick 0).")] = None,
     spike_reg: SpikeReg = None,
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
     sync_bn: SyncBN = False,
