@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim.errors import HwsimInputError
+from hwsim.errors import HwsimInputError, require_regular_file
 from hwsim.network import Network
 
 DEFAULT_RATE = 0.1  # spikes per neuron per timestep when nothing is measured
@@ -94,6 +94,7 @@ def load_activity(
     """Read `act.npz`; with a network, every key must name one of its nodes and its T must match
     the T stored in the graph's metadata (a T=4 network costed as T=8 is a silent 2x error)."""
     path = str(path)
+    require_regular_file(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}

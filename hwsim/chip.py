@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hwsim.errors import HwsimInputError
+from hwsim.errors import HwsimInputError, require_regular_file
 
 # kind of each figure: count = positive integer; limit = positive number, .inf allowed (no limit);
 # number = non-negative finite number; bool; words = list of positive integers or null.
@@ -564,6 +564,7 @@ _StrictLoader.add_implicit_resolver(
 
 def _read_yaml(path: Path) -> Any:
     """Parse a YAML file strictly; every failure is one HwsimInputError naming the file."""
+    require_regular_file(path)
     try:
         text = path.read_text()
     except OSError as exc:

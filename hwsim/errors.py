@@ -17,3 +17,12 @@ class HwsimInputError(ValueError):
         self.field = field
         self.expected = expected
         super().__init__(f"{self.file}: {field}: {expected}")
+
+
+def require_regular_file(path: str | Path) -> None:
+    """Refuse an existing path that is not a regular file before opening it: reading a FIFO
+    blocks until a writer appears (forever, from a user's point of view), a device may never
+    end, and a folder fails with an unhelpful error. A missing path is left to the reader."""
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise HwsimInputError(p, "file", "a regular file (not a FIFO, device or folder)")

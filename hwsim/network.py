@@ -14,7 +14,7 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from hwsim.errors import HwsimInputError
+from hwsim.errors import HwsimInputError, require_regular_file
 
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold)
 CONV_TYPES = (nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
@@ -312,6 +312,7 @@ def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:
 
 def read_network(path: str | Path) -> Network:
     """Read a NIR file; any read failure becomes one HwsimInputError naming the file."""
+    require_regular_file(path)
     try:
         graph = nir.read(str(path))
     except Exception as exc:  # h5py and nir raise many types; all mean "unreadable"

@@ -137,3 +137,27 @@ def test_timesteps_option_against_graph_metadata_is_one_line_error(tmp_path: Pat
     nir.write(str(path), graph)
     res = runner.invoke(app, ["estimate", str(path), "--timesteps", "8"])
     assert_one_line_error(res, "8", "T = 4")
+
+
+@pytest.mark.parametrize("role", ["graph", "chip", "activity"])
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path, role: str) -> None:
+    # reading a FIFO blocks until a writer appears: the CLI must refuse it, not hang
+    import os
+    import threading
+
+    graph = tmp_path / "net.nir"
+    nir.write(str(graph), tiny_graph())
+    fifo = tmp_path / f"{role}.fifo"
+    os.mkfifo(fifo)
+    args = {"graph": [str(fifo)], "chip": [str(graph), "--chip", str(fifo)],
+            "activity": [str(graph), "--activity", str(fifo)]}[role]
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(runner.invoke(app, ["estimate", *args])),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if not box:  # unblock the reader so the thread can end, then fail
+        with open(fifo, "w"):
+            pass
+        pytest.fail(f"hwsim estimate blocked on a FIFO given as the {role}")
+    assert_one_line_error(box[0], str(fifo), "regular file")
