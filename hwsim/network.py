@@ -201,6 +201,70 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
     )
 
 
+def _numeric_padding(node: nir.Conv2d, name: str, where: str) -> tuple[int, int]:
+    kernel = np.shape(node.weight)[2:]
+    if isinstance(node.padding, str):
+        if node.padding == "valid":
+            return (0, 0)
+        if node.padding == "same":
+            dil = _pair(node.dilation, f"{name}.dilation", where)
+            return (dil[0] * (kernel[0] - 1) // 2, dil[1] * (kernel[1] - 1) // 2)
+        raise HwsimInputError(where, f"{name}.padding", "'same', 'valid' or ints")
+    return _pair(node.padding, f"{name}.padding", where)
+
+
+def _compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
+             where: str) -> nir.Conv2d | None:
+    """Two Conv2d in series with nothing spiking between them, as one Conv2d (None when they
+    are not both plain convolutions: groups 1, dilation 1).
+
+    autosnn writes N-MNIST's 34x34 -> 32x32 centre crop as a one-tap "selector" conv before the
+    stem conv; a chip runs the pair as one layer of synapses. Composite: stride s1*s2, kernel
+    k1 + (k2 - 1)*s1, padding p1 + p2*s1, non-zero pattern of the composed kernels (absolute
+    values, so no connection cancels out). At the borders it connects the input the second conv
+    would have seen as zero padding: a slight overcount of border synapses, stated here.
+    """
+    if not (isinstance(first, nir.Conv2d) and isinstance(second, nir.Conv2d)):
+        return None
+    for node, name in zip((first, second), names, strict=True):
+        if int(node.groups) != 1 or _pair(node.dilation, f"{name}.dilation", where) != (1, 1):
+            return None
+    w1, w2 = np.abs(np.asarray(first.weight)), np.abs(np.asarray(second.weight))
+    if w1.ndim != 4 or w2.ndim != 4 or w2.shape[1] != w1.shape[0]:
+        return None
+    s1 = _pair(first.stride, f"{names[0]}.stride", where)
+    s2 = _pair(second.stride, f"{names[1]}.stride", where)
+    p1 = _numeric_padding(first, names[0], where)
+    p2 = _numeric_padding(second, names[1], where)
+    (k1h, k1w), (k2h, k2w) = w1.shape[2:], w2.shape[2:]
+    kh, kw = k1h + (k2h - 1) * s1[0], k1w + (k2w - 1) * s1[1]
+    weight = np.zeros((w2.shape[0], w1.shape[1], kh, kw))
+    for a in range(k2h):
+        for b in range(k2w):
+            y, x = a * s1[0], b * s1[1]
+            weight[:, :, y:y + k1h, x:x + k1w] += np.einsum("om,miuv->oiuv", w2[:, :, a, b], w1)
+    pad = [p1[0] + p2[0] * s1[0], p1[1] + p2[1] * s1[1]]
+    # trim all-zero rings (the crop's selector taps leave one), within the padding, so the
+    # composite's kernel area is the synapses it really has
+    for axis in (0, 1):
+        used = np.flatnonzero(weight.any(axis=(0, 1, 3 - axis)))
+        if used.size:
+            t = min(int(used[0]), weight.shape[2 + axis] - 1 - int(used[-1]), pad[axis])
+            if t:
+                keep = slice(t, weight.shape[2 + axis] - t)
+                weight = weight[:, :, keep] if axis == 0 else weight[:, :, :, keep]
+                pad[axis] -= t
+    return nir.Conv2d(
+        input_shape=first.input_shape,
+        weight=weight,
+        stride=(s1[0] * s2[0], s1[1] * s2[1]),
+        padding=tuple(pad),
+        dilation=1,
+        groups=1,
+        bias=np.zeros(weight.shape[0]),
+    )
+
+
 def _projection(
     src: Layer, dst: Layer, via: str, node: nir.NIRNode | None, where: str
 ) -> Projection:
@@ -220,7 +284,7 @@ def _projection(
 
 def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
     """Reduce a NIR graph to layers and projections (raises HwsimInputError on what it can't)."""
-    nodes = graph.nodes
+    nodes = dict(graph.nodes)  # plus composite convs (`_compose`); the graph is not changed
     succ: dict[str, list[str]] = {name: [] for name in nodes}
     indeg: dict[str, int] = {name: 0 for name in nodes}
     for a, b in graph.edges:
@@ -277,12 +341,18 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
             node = nodes[node_name]
             if isinstance(node, CONV_TYPES + DENSE_TYPES):
                 if via is not None:
-                    raise HwsimInputError(
-                        where,
-                        node_name,
-                        f"one weight node between spiking layers (found {via} -> {node_name})",
-                    )
-                via = node_name
+                    composite = _compose(nodes[via], node, (via, node_name), where)
+                    if composite is None:
+                        raise HwsimInputError(
+                            where,
+                            node_name,
+                            f"one weight node between spiking layers (found {via} -> "
+                            f"{node_name}; only two plain Conv2d compose)",
+                        )
+                    nodes[f"{via}+{node_name}"] = composite
+                    via = f"{via}+{node_name}"
+                else:
+                    via = node_name
             stack.extend((m, via) for m in succ[node_name])
     ordered = tuple(layers[n] for n in order if n in layers)
     if not any(la.kind == "neuron" for la in ordered):

@@ -161,3 +161,36 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path, role: str) -> None:
             pass
         pytest.fail(f"hwsim estimate blocked on a FIFO given as the {role}")
     assert_one_line_error(box[0], str(fifo), "regular file")
+
+
+def _crop_then_conv_graph(second: nir.NIRNode, out: tuple[int, ...] = (4, 32, 32)) -> nir.NIRGraph:
+    """N-MNIST's 34x34 -> 32x32 centre crop as autosnn writes it (a one-tap selector conv)
+    followed by a weight node, with no spiking node between them."""
+    select = np.zeros((2, 2, 3, 3))
+    select[0, 0, 1, 1] = select[1, 1, 1, 1] = 1.0
+    crop = nir.Conv2d(input_shape=(34, 34), weight=select, stride=1, padding=0, dilation=1,
+                      groups=1, bias=np.zeros(2))
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([2, 34, 34])}), "crop": crop,
+               "conv": second, "lif": lif(out),
+               "output": nir.Output(output_type={"output": np.array(out)})},
+        edges=[("input", "crop"), ("crop", "conv"), ("conv", "lif"), ("lif", "output")],
+    )
+
+
+def test_a_crop_selector_before_the_stem_conv_composes_to_one_valid_conv() -> None:
+    conv = nir.Conv2d(input_shape=(32, 32), weight=np.ones((4, 2, 3, 3)), stride=1, padding=1,
+                      dilation=1, groups=1, bias=np.zeros(4))
+    net = network_from_nir(_crop_then_conv_graph(conv))
+    (proj,) = [p for p in net.projections if p.dst == "lif"]
+    # output (i, j) reads cropped (i-1..i+1) = original rows i..i+2: a 3x3 valid conv on 34x34
+    assert (proj.kernel, proj.padding, proj.stride) == ((3, 3), (0, 0), (1, 1))
+    assert proj.in_chw == (2, 34, 34) and proj.out_chw == (4, 32, 32)
+    assert estimate(net, None, "loihi2").feasible
+
+
+def test_a_pool_after_a_conv_without_a_spiking_node_is_still_refused() -> None:
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                         padding=np.array([0, 0]))
+    with pytest.raises(HwsimInputError, match="one weight node between spiking layers"):
+        network_from_nir(_crop_then_conv_graph(pool, (2, 16, 16)))
