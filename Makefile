@@ -29,7 +29,7 @@ test: $(STAMP)
 # dataset-fashion-mnist when missing): super-network -> chip-aware search for Loihi 2 (lambda
 # chosen per chip from a sweep on the one super-network) -> retrain the chosen winner -> evaluate
 # on the full test set with per-timestep activity -> export to NIR -> cost it on Loihi 2 with
-# hwsim. Quick preset; about 12 minutes on a 2-core CPU. Outputs and report.md in $(DEMO_OUT).
+# hwsim. Quick preset; about 11 minutes on a 2-core CPU. Outputs and report.md in $(DEMO_OUT).
 SEED ?= 0
 CHIP ?= loihi2
 RETRAIN ?= --limit 60000 --epochs 3

@@ -252,6 +252,7 @@ def test_chip_search_chooses_lambda_per_chip_and_writes_the_report(run_dir, tmp_
             rejected = doc["chip"]["rejected_before_evaluation"]
             assert rejected["count"] > 0
             assert any("400 input axons > 256" in r["why"] for r in rejected["examples"])
+            assert f"{rejected['count']} rejected before evaluation" in report
     assert costs["loihi2"] != costs["truenorth"]
 
 

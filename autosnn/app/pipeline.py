@@ -317,6 +317,7 @@ def run_search(
             "budget_origins": chip_model.budgets.origins(),
             "budget_profile": chip_model.budgets.profile, "chosen": chosen,
             "rejected_before_evaluation": chip_model.rejections(),
+            "reference_sample": len(sample),
         },
     }
     if not distributed.is_main():  # rank 0 writes every output

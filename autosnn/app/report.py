@@ -87,7 +87,11 @@ def chip_outputs(out: Path, doc: dict, net: SpikingNet, chip: ChipCost,
         f"space {doc['space']} C={doc['supernet']['config']['channels']} "
         f"T={doc['supernet']['config']['timesteps']}, seed {doc['seed']}",
         f"- fitness: {doc['fitness']['form']} form on {doc['fitness']['cost']}, "
-        f"Cost_ref {doc['fitness']['cost_ref']:.4g} (mean over 8 sampled architectures)",
+        f"Cost_ref {doc['fitness']['cost_ref']:.4g} (mean over the feasible ones of "
+        f"{info.get('reference_sample', '?')} sampled architectures)",
+        f"- evaluated: {doc['evaluated']} architectures; "
+        f"{info.get('rejected_before_evaluation', {}).get('count', 0)} rejected before "
+        f"evaluation (they cannot map onto {info['profile']})",
         "- budgets: " + _budgets_line(info, chip.profile.provenance),
         f"- lambda chosen: **{chosen['key']}** ({chosen['reason']})",
         f"- winner: `{w['genotype']}`; files: winner.json (= winner-{chosen['key']}.json), "
