@@ -333,14 +333,19 @@ def _check_value(value: Any, kind: str) -> bool:
     return math.isfinite(value) and value >= 0
 
 
+def _only_keys(raw: Mapping, allowed: Any, where: str, path: str) -> None:
+    """A typo'd key is an error naming it, never silently ignored."""
+    for key in raw:
+        if key not in allowed:
+            raise HwsimInputError(
+                path, f"{where}.{key}", f"unknown key; allowed: {', '.join(allowed)}"
+            )
+
+
 def _resolve_figure(raw: Any, kind: str, where: str, path: str) -> tuple[Any, str]:
     if not isinstance(raw, Mapping):
         raise HwsimInputError(path, where, "a mapping with keys value and source (or assumed)")
-    for key in raw:
-        if key not in FIGURE_KEYS:
-            raise HwsimInputError(
-                path, f"{where}.{key}", f"unknown key; allowed: {', '.join(FIGURE_KEYS)}"
-            )
+    _only_keys(raw, FIGURE_KEYS, where, path)
     if "value" not in raw:
         raise HwsimInputError(path, f"{where}.value", "missing (use null if not published)")
     value = raw["value"]
@@ -421,11 +426,7 @@ def _search(raw: Any, path: str) -> tuple[dict[str, float], dict[str, str]]:
         kind = SEARCH[key]
         why = BUDGET_NO_WHY
         if isinstance(item, Mapping):
-            for sub in item:
-                if sub not in BUDGET_KEYS:
-                    raise HwsimInputError(
-                        path, f"{where}.{sub}", f"unknown key; allowed: {', '.join(BUDGET_KEYS)}"
-                    )
+            _only_keys(item, BUDGET_KEYS, where, path)
             if "value" not in item:
                 raise HwsimInputError(path, f"{where}.value", "missing")
             if not isinstance(item.get("why"), str) or not item["why"].strip():
