@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import overload
 
 from autosnn.app.pipeline import (
     ModelSpec,
@@ -37,6 +38,10 @@ from autosnn.data.spec import DataSpec
 from autosnn.train import distributed
 
 REQUEST_FILE = "experiment-request.json"
+
+# One point of a scatter: label, accuracy (%), spikes per image. None is allowed in the type
+# because the paper's rows have gaps (PaperRow), but a plotted point needs both numbers.
+Point = tuple[str, float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -293,8 +298,7 @@ class ExperimentContext:
         })
         return path
 
-    def scatter(self, file: str, ours: Sequence[tuple[str, float, float]],
-                paper: Sequence[tuple[str, float, float]], title: str,
+    def scatter(self, file: str, ours: Sequence[Point], paper: Sequence[Point], title: str,
                 background: Sequence[tuple[float, float]] = (),
                 ours_y: str = "test accuracy (%)") -> Path | None:
         """Accuracy vs spikes, ours beside the paper's (the style of its Figures 1 and 4)."""
@@ -315,6 +319,10 @@ class ExperimentContext:
                 ax.scatter([b[0] / 1e3 for b in background], [100 * b[1] for b in background],
                            s=8, c="lightgray", label="search candidates (inherited weights, D_val)")
             for i, (label, acc, spikes) in enumerate(points):
+                if acc is None or spikes is None:
+                    # matplotlib fails on a None coordinate too (TypeError); this one names it
+                    raise TypeError(f"scatter point {label!r} needs accuracy and spikes, got "
+                                    f"{acc!r} and {spikes!r}")
                 ax.scatter(spikes / 1e3, acc, s=40, color=f"C{i % 10}")
                 ax.annotate(label, (spikes / 1e3, acc), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
@@ -371,6 +379,10 @@ def fmt(x: object) -> str:
     return str(x)
 
 
+@overload
+def acc(x: float) -> float: ...
+@overload
+def acc(x: None) -> None: ...
 def acc(x: float | None) -> float | None:
     """Fraction -> percent."""
     return None if x is None else 100.0 * x

@@ -7,7 +7,7 @@ is one module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,7 @@ class Experiment:
     title: str
     run: Callable[[ExperimentContext, str | None], Path]
     work: Callable[[str], Work]  # preset name -> sub-runs
-    paper: dict[str, tuple[PaperRow, ...]]
+    paper: Mapping[str, tuple[PaperRow, ...]]  # Mapping: tables pass fixed-length tuples
 
     def estimate_s(self, preset: str) -> float:
         """Estimated seconds on this machine (nothing reused)."""

@@ -12,7 +12,7 @@ import random
 import statistics
 from pathlib import Path
 
-from autosnn.app.experiments.base import ExperimentContext, PaperRow, acc, kspikes
+from autosnn.app.experiments.base import ExperimentContext, PaperRow, Point, acc, kspikes
 from autosnn.app.experiments.registry import EXPERIMENTS, Experiment, Work
 from autosnn.app.experiments.table1 import train_name
 from autosnn.app.experiments.table2 import LAMBDAS, retrain_winner, searched_space
@@ -40,7 +40,8 @@ def sd(xs: list[float]) -> float:
 
 def random_genotypes(space: str, k: int, seed: int) -> list[str]:
     """``k`` distinct architectures drawn uniformly (seeded)."""
-    spec, rng, out = get_space(space), random.Random(seed), []
+    spec, rng = get_space(space), random.Random(seed)
+    out: list[str] = []
     while len(out) < min(k, spec.size):
         g = genotype_text(spec.sample(rng))
         if g not in out:
@@ -56,12 +57,14 @@ def run(ctx: ExperimentContext, command: str | None = None) -> Path:
                         ModelSpec(space="snn1", channels=ctx.channels, genotype=geno))
         accs.append(acc(sub.result["accuracy"]))
         spikes.append(sub.result["spikes"])
-    rows = [[f"Random sampling ({k} architectures trained)", "-",
-             f"{statistics.mean(accs):.2f} +- {sd(accs):.2f}",
-             f"{kspikes(statistics.mean(spikes))} +- {kspikes(sd(spikes))}",
-             "86.97 +- 1.06", "123K +- 29K"]]
-    ours = [("random sampling (mean)", statistics.mean(accs), statistics.mean(spikes))]
-    paper = [("random sampling (mean)", 86.97, 123e3)]
+    rows: list[list[object]] = [
+        [f"Random sampling ({k} architectures trained)", "-",
+         f"{statistics.mean(accs):.2f} +- {sd(accs):.2f}",
+         f"{kspikes(statistics.mean(spikes))} +- {kspikes(sd(spikes))}",
+         "86.97 +- 1.06", "123K +- 29K"]]
+    ours: list[Point] = [("random sampling (mean)", statistics.mean(accs),
+                          statistics.mean(spikes))]
+    paper: list[Point] = [("random sampling (mean)", 86.97, 123e3)]
     _, rnd = searched_space(ctx, "snn1", ABLATION_LAMBDAS, method="random")
     _, evo = searched_space(ctx, "snn1", LAMBDAS)
     for label, search, prs in (("WS + random search", rnd, PAPER_TABLE5[1:3]),
