@@ -326,10 +326,10 @@ def run_plan(plan: LavaPlan, encoder_spikes: dict[str, np.ndarray], record: bool
     ports = {}
     procs = []
     for name, shape in plan.encoder.items():
-        s = np.asarray(encoder_spikes[name])  # (T, N, C, H, W)
+        ev = np.asarray(encoder_spikes[name])  # (T, N, C, H, W)
         data = np.zeros((*_xyz(shape), steps), dtype=np.int32)
-        frames = s.transpose(1, 0, *range(2, s.ndim)).reshape(N * T, *shape)  # (N*T, C, H, W)
-        data[..., : N * T] = np.moveaxis(frames.transpose(0, *range(s.ndim - 2, 0, -1)), 0, -1)
+        frames = ev.transpose(1, 0, *range(2, ev.ndim)).reshape(N * T, *shape)  # (N*T, C, H, W)
+        data[..., : N * T] = np.moveaxis(frames.transpose(0, *range(ev.ndim - 2, 0, -1)), 0, -1)
         src = Source(data=data)
         ports[name] = src.s_out
         procs.append(src)
@@ -396,11 +396,11 @@ def emulate_plan(plan: LavaPlan, encoder_spikes: dict[str, np.ndarray]
     params = {}
     for n in plan.neurons.values():
         q = quantise_neuron(n)
-        bias = np.asarray(q["bias_mant"], dtype=np.int64) << int(q["bias_exp"])
+        bias_int = np.asarray(q["bias_mant"], dtype=np.int64) << int(q["bias_exp"])
         shape = (1, -1, 1, 1) if len(n.shape) == 3 else (1, -1)
         params[n.name] = ([torch.as_tensor(w, dtype=torch.float64) for w in q["weights"]],
-                          torch.as_tensor(bias, dtype=torch.float64).reshape(shape), q)
-    alias = {}
+                          torch.as_tensor(bias_int, dtype=torch.float64).reshape(shape), q)
+    alias: dict[str, str] = {}  # relay neuron -> the neuron whose spikes it forwards
     for n in plan.neurons.values():
         if n.relay:
             (s,) = n.synapses

@@ -17,8 +17,10 @@ spikingjelly). The batch dimension is the leading one of every tensor; NIR shape
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import nir
 import numpy as np
@@ -50,6 +52,9 @@ class _Node(nn.Module):
 
 
 class _Conv(_Node):
+    weight: Tensor  # buffers, declared so mypy does not see nn.Module.__getattr__'s union
+    bias: Tensor | None
+
     def __init__(self, n: nir.Conv2d) -> None:
         super().__init__()
         self.register_buffer("weight", _t(n.weight))
@@ -63,6 +68,9 @@ class _Conv(_Node):
 
 
 class _Linear(_Node):
+    weight: Tensor  # buffers
+    bias: Tensor | None
+
     def __init__(self, weight, bias=None) -> None:
         super().__init__()
         self.register_buffer("weight", _t(weight))
@@ -73,6 +81,8 @@ class _Linear(_Node):
 
 
 class _Scale(_Node):
+    scale: Tensor  # buffer
+
     def __init__(self, scale) -> None:
         super().__init__()
         self.register_buffer("scale", _t(scale))
@@ -111,6 +121,7 @@ class _Identity(_Node):
 
 class _Threshold(_Node):
     spiking = True
+    threshold: Tensor  # buffer
 
     def __init__(self, threshold, geq: bool) -> None:
         super().__init__()
@@ -125,6 +136,14 @@ class _Neuron(_Node):
     """LIF / IF / LI under forward Euler with step dt (parameters broadcast over the batch)."""
 
     stateful = True
+    # buffers (IF: gain, v_th, v_reset; LIF/LI: k, r, v_leak, and v_th, v_reset for LIF)
+    gain: Tensor
+    k: Tensor
+    r: Tensor
+    v_leak: Tensor
+    v_th: Tensor
+    v_reset: Tensor
+    last_potential: Tensor
 
     def __init__(self, n: nir.NIRNode, dt: float, geq: bool) -> None:
         super().__init__()
@@ -193,8 +212,8 @@ class NIRModule(nn.Module):
         self.inputs: dict[str, list[str]] = defaultdict(list)
         for src, dst in graph.edges:
             self.inputs[dst].append(src)
-        self.input_name = None
-        self.output_name = None
+        input_name: str | None = None
+        output_name: str | None = None
         self.ops = nn.ModuleDict()
         self._keys: dict[str, str] = {}
         self.graph_shapes: dict[str, tuple[int, ...]] = {}  # neuron node -> state shape (no batch)
@@ -202,21 +221,23 @@ class NIRModule(nn.Module):
             key = name.replace(".", "__")
             self._keys[name] = key
             if isinstance(node, nir.Input):
-                if self.input_name is not None:
+                if input_name is not None:
                     raise ExportError("NIR executor: only graphs with one Input node are supported")
-                self.input_name = name
+                input_name = name
                 self.ops[key] = _Identity()
             elif isinstance(node, nir.Output):
-                if self.output_name is not None:
+                if output_name is not None:
                     raise ExportError("NIR executor: only graphs with one Output are supported")
-                self.output_name = name
+                output_name = name
                 self.ops[key] = _Identity()
             else:
                 self.ops[key] = _make(name, node, self.dt, geq)
                 if isinstance(node, (nir.LIF, nir.IF, nir.LI)):
                     self.graph_shapes[name] = tuple(np.asarray(node.r).shape)
-        if self.input_name is None or self.output_name is None:
+        if input_name is None or output_name is None:
             raise ExportError("NIR executor: the graph needs an Input and an Output node")
+        self.input_name: str = input_name
+        self.output_name: str = output_name
         self.order = _topological(list(graph.nodes), graph.edges)
 
     @property
@@ -228,11 +249,11 @@ class NIRModule(nn.Module):
         return [n for n in self.order if self.ops[self._keys[n]].stateful]
 
     def step(
-        self, x: Tensor, state: dict[str, Tensor | None]
-    ) -> tuple[Tensor, dict[str, Tensor | None], dict[str, Tensor]]:
+        self, x: Tensor, state: Mapping[str, Tensor | None]
+    ) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """One timestep: input x (N, ...) -> output, new state, every node's value."""
         values: dict[str, Tensor] = {}
-        new_state: dict[str, Tensor | None] = {}
+        new_state: dict[str, Tensor] = {}  # only nodes that returned a state
         for name in self.order:
             if name == self.input_name:
                 values[name] = x
@@ -243,7 +264,8 @@ class NIRModule(nn.Module):
             cur = values[srcs[0]]
             for s in srcs[1:]:
                 cur = cur + values[s]
-            out, st = self.ops[self._keys[name]].step(cur, state.get(name))
+            op = cast(_Node, self.ops[self._keys[name]])  # ModuleDict is typed as Module
+            out, st = op.step(cur, state.get(name))
             values[name] = out
             if st is not None:
                 new_state[name] = st
@@ -256,7 +278,7 @@ class NIRModule(nn.Module):
             frames = x
         else:
             frames = x.unsqueeze(0).expand(T, *x.shape)
-        state: dict[str, Tensor | None] = {}
+        state: dict[str, Tensor] = {}
         outs = []
         rec: dict[str, list[Tensor]] = defaultdict(list)
         pot: dict[str, list[Tensor]] = defaultdict(list)

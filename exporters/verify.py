@@ -28,6 +28,9 @@ def randomise(net: SpikingNet, seed: int = 0) -> SpikingNet:
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
                 c = m.num_features
+                if m.running_mean is None or m.running_var is None:  # what .copy_ would raise
+                    raise AttributeError("randomise: BatchNorm2d without running statistics "
+                                         "(track_running_stats=False) is not supported")
                 m.running_mean.copy_(torch.randn(c, generator=g) * 0.3)
                 m.running_var.copy_(torch.rand(c, generator=g) * 1.5 + 0.3)
                 m.weight.copy_(torch.rand(c, generator=g) + 0.5)
