@@ -50,7 +50,11 @@ class SCB(nn.Module):
 
 
 for _k in (3, 5, 7):
-    BLOCKS.add(f"SCB_k{_k}", lambda cin, cout, s, n, k=_k: SCB(cin, cout, k, s, n))
+    # A def, not a lambda: mypy cannot type a lambda with a bound default (``k=_k``).
+    def _make_scb(cin: int, cout: int, s: int, n: str, k: int = _k) -> nn.Module:
+        return SCB(cin, cout, k, s, n)
+
+    BLOCKS.add(f"SCB_k{_k}", _make_scb)
 
 
 class SRB(nn.Module):
@@ -71,7 +75,10 @@ class SRB(nn.Module):
 
 
 for _k in (3, 5, 7):
-    BLOCKS.add(f"SRB_k{_k}", lambda cin, cout, s, n, k=_k: SRB(cin, cout, k, s, n))
+    def _make_srb(cin: int, cout: int, s: int, n: str, k: int = _k) -> nn.Module:
+        return SRB(cin, cout, k, s, n)
+
+    BLOCKS.add(f"SRB_k{_k}", _make_srb)
 
 
 class FactorizedReduce(nn.Module):
@@ -135,8 +142,10 @@ class SIB(nn.Module):
 
 for _k in (3, 5):
     for _e in (1, 3, 6):
-        BLOCKS.add(f"SIB_k{_k}_e{_e}",
-                   lambda cin, cout, s, n, k=_k, e=_e: SIB(cin, cout, k, e, s, n))
+        def _make_sib(cin: int, cout: int, s: int, n: str, k: int = _k, e: int = _e) -> nn.Module:
+            return SIB(cin, cout, k, e, s, n)
+
+        BLOCKS.add(f"SIB_k{_k}_e{_e}", _make_sib)
 
 
 def list_blocks() -> list[str]:

@@ -6,6 +6,9 @@ them from the plain-data :class:`~autosnn.core.network.ArchConfig` stored in che
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from torch import nn
 
 from autosnn.core.errors import AutosnnError
@@ -21,6 +24,12 @@ def _validate_common(channels: int, num_classes: int, timesteps: int) -> None:
         raise AutosnnError(f"num_classes must be >= 1, got {num_classes}")
     if timesteps < 1:
         raise AutosnnError(f"timesteps must be >= 1, got {timesteps}")
+
+
+def _shape3(input_shape: Sequence[int]) -> tuple[int, int, int]:
+    """``input_shape`` as a tuple (callers may pass a list). Only converts: the length is not
+    checked here (the builders unpack it as ``C, H, W``)."""
+    return cast(tuple[int, int, int], tuple(input_shape))
 
 
 def _space_net(config: ArchConfig, slot_choices: list[tuple[str, ...]]) -> SpikingNet:
@@ -61,7 +70,7 @@ def build(
     _validate_common(channels, num_classes, timesteps)
     geno = get_space(space).parse(genotype)
     config = ArchConfig(
-        "space", space, channels, num_classes, tuple(input_shape), timesteps, geno, None, neuron
+        "space", space, channels, num_classes, _shape3(input_shape), timesteps, geno, None, neuron
     )
     return _space_net(config, [(g,) for g in geno])
 
@@ -82,7 +91,7 @@ def build_supernet(
     if candidates is not None:
         spec = spec.with_candidates(tuple(candidates))
     config = ArchConfig(
-        "supernet", space, channels, num_classes, tuple(input_shape), timesteps, None,
+        "supernet", space, channels, num_classes, _shape3(input_shape), timesteps, None,
         spec.candidates, neuron,
     )
     return _space_net(config, [spec.candidates] * len(spec.slots))
@@ -102,7 +111,7 @@ def build_model(
 
     _validate_common(channels, num_classes, timesteps)
     builder = get_zoo_builder(name)
-    config = ArchConfig("zoo", name, channels, num_classes, tuple(input_shape), timesteps,
+    config = ArchConfig("zoo", name, channels, num_classes, _shape3(input_shape), timesteps,
                         None, None, neuron)
     return builder(config)
 

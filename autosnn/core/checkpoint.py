@@ -92,7 +92,7 @@ def int_field(where: str | Path, field: str, value: Any, lo: int, hi: int) -> in
     return value
 
 
-def _names_field(where: str, field: str, value: Any) -> tuple[str, ...] | None:
+def _names_field(where: str | Path, field: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):

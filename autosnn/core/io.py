@@ -191,7 +191,7 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
     """Remove the temp files a killed run left in ``folder`` (only names our writers make).
     Call it only while holding the folder's :func:`out_lock`: a live writer's temp file is
     otherwise indistinguishable from a stale one."""
-    removed = []
+    removed: list[Path] = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +42,9 @@ from autosnn.core.layers import (
     Stem,
 )
 from autosnn.core.registry import Registry
+
+if TYPE_CHECKING:
+    from autosnn.core.network import SpikingNet
 
 INPUT = "input"
 OUTPUT = "output"
@@ -91,9 +94,21 @@ def class_key(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def register_lowering(cls: type) -> Callable[[Lowering], Lowering]:
+M = TypeVar("M", bound=nn.Module)
+# A lowering of one module class (``M``): what :func:`register_lowering` decorates.
+LoweringOf = Callable[[Lowerer, str, M, Signal], Signal]
+
+
+def register_lowering(cls: type[M]) -> Callable[[LoweringOf[M]], LoweringOf[M]]:
     """Decorator: ``fn(b, name, module, x) -> Signal`` lowers instances of ``cls``."""
-    return LOWERINGS.register(class_key(cls))
+
+    def deco(fn: LoweringOf[M]) -> LoweringOf[M]:
+        # Stored as a Lowering of any module: :func:`lower` only calls it with instances of
+        # ``cls`` (or its subclasses), which the registry's single value type cannot express.
+        LOWERINGS.add(class_key(cls), cast(Lowering, fn))
+        return fn
+
+    return deco
 
 
 def unregister_lowering(cls: type) -> None:
@@ -113,14 +128,14 @@ def lower(b: Lowerer, name: str, m: nn.Module, x: Signal) -> Signal:
     )
 
 
-def lower_network(b: Lowerer, net: nn.Module) -> Signal:
+def lower_network(b: Lowerer, net: SpikingNet) -> Signal:
     """The one walk: input -> stem -> body -> head -> output; returns the head's signal."""
     shape = tuple(int(v) for v in net.config.input_shape)
     x = b.input(INPUT, shape)
-    x = lower(b, "stem", net.stem, x)  # type: ignore[arg-type]
-    for i, layer in enumerate(net.body):  # type: ignore[arg-type, union-attr]
+    x = lower(b, "stem", net.stem, x)
+    for i, layer in enumerate(net.body):
         x = lower(b, f"body.{i}", layer, x)
-    out = lower(b, "head", net.head, x)  # type: ignore[arg-type]
+    out = lower(b, "head", net.head, x)
     b.output(OUTPUT, out)
     return out
 
@@ -156,8 +171,8 @@ def fold_bn(
 def lower_convbn(b: Lowerer, name: str, x: Signal, m: ConvBN) -> Signal:
     """A ConvBN as one conv with the BN folded in."""
     w, bias = fold_bn(m.conv.weight, m.bn, m.conv.bias)
-    return b.conv(name, x, w, bias, m.conv.stride[0], m.conv.padding[0], m.conv.groups,
-                  source=m)
+    padding = cast(tuple[int, ...], m.conv.padding)  # ConvBN pads by k // 2: never a string
+    return b.conv(name, x, w, bias, m.conv.stride[0], padding[0], m.conv.groups, source=m)
 
 
 def _kernel(pool: nn.MaxPool2d | nn.AvgPool2d) -> int:
@@ -281,7 +296,8 @@ def _head(b: Lowerer, name: str, m: Head, x: Signal) -> Signal:
     """Flatten, FC + neuron per layer, then voting as a fixed linear map (0.1 per group of 10):
     the per-step votes averaged over T are the network's firing rates."""
     h = b.flatten(f"{name}.flatten", x)
-    for i, (fc, lif) in enumerate(zip(m.fcs, m.lifs)):
+    for i, (module, lif) in enumerate(zip(m.fcs, m.lifs)):
+        fc = cast(nn.Linear, module)  # Head.fcs holds only Linear layers (an nn.ModuleList)
         cur = b.linear(f"{name}.fcs.{i}", h, fc.weight.detach().float(),
                        None if fc.bias is None else fc.bias.detach().float(), source=fc)
         h = b.neuron(f"{name}.lifs.{i}", [cur], lif)

@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -45,11 +46,11 @@ class Reporter:
         if self._progress is None or task is None:
             return
         text = "  ".join(_fmt(k, v) for k, v in metrics.items())
-        self._progress.update(task, advance=1, metrics=text)
+        self._progress.update(TaskID(task), advance=1, metrics=text)
 
     def finish(self, task: int | None) -> None:
         if self._progress is not None and task is not None:
-            self._progress.remove_task(task)
+            self._progress.remove_task(TaskID(task))
 
     def log(self, message: str) -> None:
         if self.quiet:

@@ -185,7 +185,8 @@ def prepare_model(model: torch.nn.Module, cfg: ExecConfig) -> torch.nn.Module:
     """Move ``model`` to the configured device and layout."""
     model = model.to(cfg.device)
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        # torch's stubs for Module.to omit memory_format, which it accepts (and documents)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from autosnn.core.config import SearchConfig
 from autosnn.core.spaces import Genotype, SpaceSpec
@@ -61,14 +62,16 @@ class SearchState:
     :meth:`to_dict`)."""
 
     round: int = 0  # rounds completed
-    rng_state: object = None
+    rng_state: tuple[Any, ...] | None = None  # random.Random.getstate()
     pool: list[Genotype] = field(default_factory=list)  # P_eval of the next round
     top: list[Genotype] = field(default_factory=list)  # P_top, fittest first
     seen: list[Genotype] = field(default_factory=list)  # evaluated, in order
     rounds: list[int] = field(default_factory=list)  # round of each entry of ``seen``
 
     def to_dict(self) -> dict:
-        version, internal, gauss = self.rng_state  # type: ignore[misc]
+        if self.rng_state is None:  # unpacking None fails the same way
+            raise TypeError("cannot unpack non-iterable NoneType object")
+        version, internal, gauss = self.rng_state
         return {
             "round": self.round,
             "rng_state": [version, list(internal), gauss],
@@ -174,7 +177,9 @@ def search_round(
         rounds=[*state.rounds, *([rnd] * len(state.pool))],
     )
     rng = random.Random()
-    rng.setstate(state.rng_state)  # type: ignore[arg-type]
+    if state.rng_state is None:  # Random.setstate(None) fails the same way
+        raise TypeError("'NoneType' object is not subscriptable")
+    rng.setstate(state.rng_state)
     if rnd < cfg.rounds:
         new.pool = _next_pool(new, space, cfg, rng, admissible)
     new.rng_state = rng.getstate()

@@ -82,6 +82,8 @@ def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
             named = {*s.top, *s.seen}  # the pool may hold the next, unevaluated round
             if not named <= set(cache) or len(s.seen) != len(s.rounds):
                 raise ValueError(f"state {k} names architectures the cache does not hold")
+            if s.rng_state is None:  # as Random.setstate(None) would fail
+                raise TypeError("'NoneType' object is not subscriptable")
             random.Random().setstate(s.rng_state)  # a malformed generator state fails here
             seen |= set(s.seen)
         if not set(cache) <= seen:
@@ -128,7 +130,7 @@ def search_lambdas(
         progress = {"calls": cache.calls, "t0": time.perf_counter()}
 
         def on_round(state: SearchState, key: str = key, fitness: Fitness = fitness,
-                     task: object = task, progress: dict = progress) -> None:
+                     task: int | None = task, progress: dict = progress) -> None:
             states[key] = state
             if is_main():  # one writer; every rank holds the same state
                 _save(state_path, fingerprint, cache, states)

@@ -65,7 +65,7 @@ class SharedPrefixEvaluator:
         self.precision = precision
         body = list(net.body)
         cell_pos = [i for i, m in enumerate(body) if isinstance(m, Cell)]
-        self.cells: list[Cell] = [body[i] for i in cell_pos]
+        self.cells: list[Cell] = [m for m in body if isinstance(m, Cell)]  # the Cells at cell_pos
         self.pre = body[: cell_pos[0]]  # non-slot layers before the first slot
         self.segments: list[list[nn.Module]] = [  # layers after slot i up to the next slot
             body[p + 1 : (cell_pos[j + 1] if j + 1 < len(cell_pos) else len(body))]

@@ -206,13 +206,16 @@ class CrossRankBatchNorm2d(nn.BatchNorm2d):
         mean = (counts * means).sum(0) / n
         var = (counts * (variances + (means - mean) ** 2)).sum(0) / n
         if self.track_running_stats and self.running_mean is not None:
+            tracked, running_var = self.num_batches_tracked, self.running_var
+            if tracked is None or running_var is None:  # registered with running_mean (narrows)
+                raise AttributeError("BatchNorm has running_mean but no num_batches_tracked "
+                                     "or running_var")
             with torch.no_grad():
-                self.num_batches_tracked.add_(1)  # type: ignore[union-attr,operator]
-                m = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                     else self.momentum)
+                tracked.add_(1)
+                m = 1.0 / float(tracked) if self.momentum is None else self.momentum
                 unbiased = var * (n / (n - 1).clamp(min=1))
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
-                self.running_var.mul_(1 - m).add_(unbiased.detach(), alpha=m)  # type: ignore[union-attr]
+                running_var.mul_(1 - m).add_(unbiased.detach(), alpha=m)
         shape = (1, c, 1, 1)
         out = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
@@ -233,7 +236,8 @@ def restore_batchnorm(module: nn.Module) -> nn.Module:
     """Undo :func:`convert_batchnorm` (the trained network is handed back with plain BN)."""
     for m in module.modules():
         if type(m) is CrossRankBatchNorm2d:
-            m.__class__ = nn.BatchNorm2d
+            plain: nn.Module = m  # typed as a Module: the check above narrowed ``m`` to the subclass
+            plain.__class__ = nn.BatchNorm2d
     return module
 
 
