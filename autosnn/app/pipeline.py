@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any, TypedDict, cast
 
 import torch
 
@@ -38,6 +39,10 @@ from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 # Random architectures drawn for the chip's reference cost before giving up (rejected ones
 # cost a structural check each, not an evaluation).
 REFERENCE_DRAWS = 4000
+
+# search.json's "chosen": the lambda picked for the chip and why ("lambda" is a keyword, hence
+# the functional form)
+ChosenLambda = TypedDict("ChosenLambda", {"lambda": float, "key": str, "reason": str})
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,11 @@ def run_supernet(
         reporter.log(f"note: overwriting {out / SUPERNET_FILE}")
     splits, exec_cfg = _training_setup(data, train, out)
     info = splits.info
-    net = prepare_model(autosnn.build_supernet(
+    # prepare_model returns the module it was given (moved), typed as a plain Module
+    net = cast(SpikingNet, prepare_model(autosnn.build_supernet(
         model.space, model.channels, info.num_classes, info.input_shape, info.timesteps,
         candidates=model.candidates, neuron=model.neuron,
-    ), exec_cfg)
+    ), exec_cfg))
     reporter.log(
         f"super-network {model.space} C={model.channels} T={info.timesteps} on {info.name}: "
         f"{len(splits.train)} train / {len(splits.val)} val samples, {train.epochs} epochs"
@@ -289,7 +295,7 @@ def run_search(
             winners[key]["chip"] = chip_model.summary(e)
             points.append(SweepPoint(key, lam, e.accuracy, chip_model.cost(e),
                                      chip_model.binding(e)))
-    chosen = None
+    chosen: ChosenLambda | None = None
     if chip_model is not None:
         try:
             point, why = choose_lambda(points, budgets=chip_model.budgets.active)
@@ -431,7 +437,8 @@ def run_train(
     reporter = reporter or Reporter(quiet=True)
     data = replace(data, full_train=full_train)
     splits, exec_cfg = _training_setup(data, train, out)
-    net = prepare_model(build_from_spec(model, splits.info), exec_cfg)
+    # prepare_model returns the module it was given (moved), typed as a plain Module
+    net = cast(SpikingNet, prepare_model(build_from_spec(model, splits.info), exec_cfg))
     what = model.zoo or f"{model.space}:{model.genotype}"
     reporter.log(f"training {what} C={model.channels} T={net.timesteps} on {splits.info.name}: "
                  f"{len(splits.train)} samples, {train.epochs} epochs, cutout {train.cutout}")
@@ -491,5 +498,7 @@ def run_eval(
     if activity is not None:
         activity.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(activity, "wb") as f:  # a full disk keeps the earlier file
-            np.savez_compressed(f, **activity_arrays(net, result.timesteps, result.samples))
+            # Any values: numpy's stub has a bool keyword (allow_pickle) that ** could also fill
+            arrays: dict[str, Any] = activity_arrays(net, result.timesteps, result.samples)
+            np.savez_compressed(f, **arrays)
     return result
