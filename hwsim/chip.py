@@ -476,8 +476,8 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
             value, source = _resolve_figure(raw_section[name], kind, f"{section}.{name}", path)
             values[name] = float(value) if kind in ("limit", "number") else value
             provenance[f"{section}.{name}"] = source
-    for section, fields in OPTIONAL.items():
-        for name, (kind, default) in fields.items():
+    for section, optional_fields in OPTIONAL.items():
+        for name, (kind, default) in optional_fields.items():
             where = f"{section}.{name}"
             if name in data[section]:
                 value, source = _resolve_figure(data[section][name], kind, where, path)

@@ -569,6 +569,7 @@ def estimate(
     n0 = len(part.pieces)
     budgets = sorted({n0, budget, *(b for b in (n0 * 2**k for k in range(1, 16)) if b < budget)})
     best: CostRecord | None = None
+    best_t = math.inf  # best's time per timestep
     rows: list[dict[str, Any]] = []
     for b in budgets:
         if b < n0:
@@ -577,6 +578,8 @@ def estimate(
         rec = _estimate_mapped(net, steps, work, chip, split, "spread", assumptions)
         if not rec.feasible:
             return rec
+        t = rec.time_per_timestep_s
+        assert t is not None  # a feasible record has its times
         rows.append(
             {
                 "cores": rec.cores_used,
@@ -589,8 +592,8 @@ def estimate(
                 "bound": rec.bound,
             }
         )
-        if best is None or rec.time_per_timestep_s < best.time_per_timestep_s * (1 - 1e-9):
-            best = rec
+        if best is None or t < best_t * (1 - 1e-9):
+            best, best_t = rec, t
     assert best is not None
     return replace(best, tradeoff=tuple(rows))
 
@@ -743,7 +746,10 @@ def _estimate_mapped(
     mesh = Mesh(chip.mesh_rows, chip.mesh_cols)
     trees = build_trees(senders, core_of, chip)
     routed = route_trees(trees, mesh)
+    # build_trees and route_trees fill every optional field
     assert trees.weight_steps is not None and routed.use_tree is not None
+    assert routed.use_link is not None and trees.src_piece is not None
+    assert trees.deliv_tree is not None and trees.deliv_piece is not None
     names = [s.layer for s in senders]
     msgs_layer = np.bincount(trees.layer, weights=trees.weight, minlength=len(senders))
     hops_layer = np.bincount(

@@ -148,7 +148,7 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
             if node.padding == "valid":
                 padding = (0, 0)
             elif node.padding == "same":
-                padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+                padding = (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
             else:
                 raise HwsimInputError(where, f"{via}.padding", "'same', 'valid' or ints")
         else:

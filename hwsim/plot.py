@@ -48,7 +48,11 @@ def _draw(record: CostRecord, path: Path, window: tuple[int, int, int, int], tit
     fig, ax = plt.subplots(figsize=(size * w / max(h, w) + 3, size * h / max(h, w) + 0.5))
     idle = inside & (load <= 0)
     ax.add_collection(
-        LineCollection(segs[idle], colors="lightgrey", linewidths=1, alpha=0.5, zorder=1)
+        LineCollection(
+            # matplotlib iterates the (L, 2, 2) array line by line; its stub wants a Sequence
+            segs[idle],  # type: ignore[arg-type]
+            colors="lightgrey", linewidths=1, alpha=0.5, zorder=1,
+        )
     )
     busy = inside & (load > 0)
     vmax = float(load[busy].max()) if busy.any() else 1.0

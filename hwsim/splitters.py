@@ -36,9 +36,14 @@ from hwsim.network import Network
 
 
 class _Sender(Protocol):
-    layer: str
-    counts: np.ndarray  # (N,) spikes per inference
-    neuron: np.ndarray  # (E,) source neuron of each (neuron, destination core) pair
+    """What `plan` reads of a sender; read-only, so estimate's frozen `Sender` matches."""
+
+    @property
+    def layer(self) -> str: ...
+    @property
+    def counts(self) -> np.ndarray: ...  # (N,) spikes per inference
+    @property
+    def neuron(self) -> np.ndarray: ...  # (E,) source neuron of each (neuron, dest. core) pair
 
 
 @dataclass(frozen=True)
