@@ -211,5 +211,5 @@ def load(path: str | Path) -> SpikingNet:
         msg = str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: field state_dict: does not match the architecture "
                               f"({msg})") from None
-    model.extra = meta.get("extra", {})  # type: ignore[attr-defined]
+    model.extra = meta.get("extra", {})
     return model.eval()

@@ -177,9 +177,10 @@ class SpikingNet(nn.Module):
         layers = self.active_spiking_layers()
         if not layers:  # the ANN variant: nothing spikes
             return SpikeReport({})
-        if any(m.spikes is None for _, m in layers):
+        spikes = [m.spikes for _, m in layers if m.spikes is not None]
+        if len(spikes) != len(layers):
             raise RuntimeError("no forward pass has been run on this path yet")
-        values = torch.stack([m.spikes for _, m in layers]).cpu().tolist()  # type: ignore[misc]
+        values = torch.stack(spikes).cpu().tolist()
         return SpikeReport(dict(zip([n for n, _ in layers], values)))
 
     def total_spikes(self) -> Tensor:
@@ -187,7 +188,10 @@ class SpikingNet(nn.Module):
         layers = self.active_spiking_layers()
         if not layers:  # the ANN variant: nothing spikes
             return torch.zeros(())
-        return torch.stack([m.spikes for _, m in layers]).sum()  # type: ignore[misc]
+        spikes = [m.spikes for _, m in layers if m.spikes is not None]
+        if len(spikes) != len(layers):  # the TypeError torch.stack raised on a None
+            raise TypeError("no forward pass has been run on this path yet")
+        return torch.stack(spikes).sum()
 
     def spiking_layers(self) -> list[SpikingLayer]:
         """Every spiking layer, active path or not."""

@@ -63,7 +63,8 @@ def load_data(spec: DataSpec) -> DatasetSplits:
     """Load the dataset and keep the first ``*_limit`` samples of each split (random samples:
     the split indices are a seeded permutation)."""
     limits = (spec.train_limit, spec.val_limit, spec.test_limit)
-    common = None if any(v is None for v in limits) else max(limits)  # type: ignore[type-var]
+    known = [v for v in limits if v is not None]
+    common = max(known) if len(known) == len(limits) else None  # None if any split is unlimited
     splits = load_dataset(spec.dataset, spec.data_dir, seed=spec.seed, limit=common,
                           timesteps=spec.timesteps)
     if spec.full_train:

@@ -41,7 +41,10 @@ def layer_counts(layers: Sequence[SpikingLayer], n: int) -> list[int]:
     """Integer spike counts of the last forward of ``layers`` over a batch of ``n`` samples."""
     if not layers:
         return []
-    per_sample = torch.stack([m.spikes for m in layers]).double().cpu().tolist()  # type: ignore[misc]
+    spikes = [m.spikes for m in layers if m.spikes is not None]
+    if len(spikes) != len(layers):  # the TypeError torch.stack raised on a None
+        raise TypeError("a layer has no spike count (no forward pass yet)")
+    per_sample = torch.stack(spikes).double().cpu().tolist()
     return [int(round(v * n)) for v in per_sample]
 
 

@@ -40,7 +40,10 @@ def _step_counts(layers: Sequence[SpikingLayer], n: int) -> list[np.ndarray]:
     are exact integers in float32)."""
     if not layers:
         return []
-    per_sample = torch.stack([m.spikes_per_step for m in layers]).double().cpu().numpy()  # type: ignore[misc]
+    steps = [m.spikes_per_step for m in layers if m.spikes_per_step is not None]
+    if len(steps) != len(layers):  # the TypeError torch.stack raised on a None
+        raise TypeError("a layer has no per-step spike counts (run under per_step_spikes())")
+    per_sample = torch.stack(steps).double().cpu().numpy()
     return list(np.rint(per_sample * n))
 
 

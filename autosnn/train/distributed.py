@@ -165,14 +165,14 @@ class _GatherRows(torch.autograd.Function):
     whole gradient, which gloo and nccl both have, then this rank's row)."""
 
     @staticmethod
-    def forward(ctx: Any, row: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, row: Tensor) -> Tensor:
         row = row.contiguous()
         rows = [torch.empty_like(row) for _ in range(dist.get_world_size())]
         dist.all_gather(rows, row)
         return torch.stack(rows)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad)
         return grad[dist.get_rank()]
