@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# ruff must be clean; mypy reports type errors (not yet zero: see docs/development.md).
+# ruff and mypy must both be clean (mypy skips the typer CLI modules: see pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	-$(BIN)/mypy autosnn exporters hwsim
+	$(BIN)/mypy autosnn exporters hwsim
 
 test: $(STAMP)
 	$(BIN)/ruff check .
