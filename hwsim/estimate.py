@@ -621,17 +621,22 @@ def _fan_out(
 
 
 def fit_reasons(
-    graph: nir.NIRGraph | Network, profile: ChipSpec | str, *, max_cores: int | None = None
+    graph: nir.NIRGraph | Network,
+    profile: ChipSpec | str,
+    *,
+    max_cores: int | None = None,
+    first: bool = False,
 ) -> tuple[str, ...]:
     """Why a network cannot be mapped on the chip, from its structure alone; empty when it can.
 
     The per-core limits, the number of cores (splitter cores included) and the fan-out rule do
     not depend on the activity, so this answers what `estimate(...).reasons` would, without
     routing anything: a search uses it to reject a candidate before spending an evaluation.
+    `first=True` stops at the first reason found (same verdict, faster when it does not fit).
     """
     chip = profile if isinstance(profile, ChipSpec) else load_chip(profile)
     net = _as_network(graph)
-    part = partition(net, chip)
+    part = partition(net, chip, first_reason=first)
     reasons = list(part.reasons)
     relays = splitters.NO_RELAYS
     if not reasons and math.isfinite(chip.fan_out_cores_per_neuron):
@@ -640,7 +645,7 @@ def fit_reasons(
     cores = len(part.pieces) + relays.cores
     if max_cores is not None and cores > max_cores:
         reasons.append(f"needs {cores} cores > the --max-cores budget of {max_cores}")
-    return tuple(reasons)
+    return tuple(reasons[:1]) if first else tuple(reasons)
 
 
 def _estimate_mapped(

@@ -201,14 +201,26 @@ def _match(
     return core_of
 
 
-def partition(network: Network, chip: ChipSpec) -> Partition:
-    """Cut every spiking layer into pieces that fit a core; collect reasons where none can."""
+def partition(network: Network, chip: ChipSpec, *, first_reason: bool = False) -> Partition:
+    """Cut every spiking layer into pieces that fit a core; collect reasons where none can.
+
+    `first_reason=True` answers only "does it fit?" fast: every layer's first neuron is checked
+    before any layer is cut (the per-core limits that no cut can meet show there), and the
+    result carries at most one reason and no pieces when it has one.
+    """
     fused = _fused_layers(network, chip)
     reasons: list[str] = []
     pieces: list[Piece] = []
     layer_pieces: dict[str, np.ndarray] = {}
     whole_layers = chip.kernel_memory_words is not None or chip.neuron_memory_words is not None
     owners = [la for la in network.neuron_layers if la.name not in fused]
+    if first_reason and not whole_layers:
+        for layer in owners:
+            ins = [p for p in network.projections if p.dst == layer.name]
+            why = _LayerBudget(layer, ins, chip).violation(0, 1)
+            if why is not None:
+                why = f"layer {layer.name}: a single neuron needs {why}"
+                return Partition((), {}, fused, (why,), None)
     for layer in owners:
         ins = [p for p in network.projections if p.dst == layer.name]
         first = len(pieces)

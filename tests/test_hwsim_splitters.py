@@ -88,3 +88,22 @@ def test_structural_check_agrees_with_the_estimate(fan_out, splitters, cores) ->
     act = Activity(COUNTS, timesteps=2, samples=1, source="test")
     rec = estimate(graph(), act, profile)
     assert fit_reasons(graph(), profile) == rec.reasons
+    assert fit_reasons(graph(), profile, first=True) == rec.reasons[:1]
+
+
+def test_the_fast_verdict_names_a_rule_no_cut_can_meet() -> None:
+    # 9 axons per neuron (3x3 conv over 1 channel) on a chip with 4 axons per core: no piece fits
+    graph_ = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([1, 6, 6])}),
+            "conv": nir.Conv2d(input_shape=(6, 6), weight=np.ones((2, 1, 3, 3)), stride=1,
+                               padding=1, dilation=1, groups=1, bias=np.zeros(2)),
+            "lif": lif((2, 6, 6)),
+            "output": nir.Output(output_type={"output": np.array([2, 6, 6])}),
+        },
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")],
+    )
+    profile = two_layer_chip(neurons_per_core=256, fan_in_axons_per_core=4)
+    (why,) = fit_reasons(graph_, profile, first=True)
+    assert "layer lif: a single neuron needs 9 input axons > 4 per core" == why
+    assert why in fit_reasons(graph_, profile)

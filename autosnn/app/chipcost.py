@@ -197,7 +197,7 @@ class ChipCost:
         if g in self.rejected:
             return False
         reasons = hwsim.fit_reasons(self._network(g), self.profile,
-                                    max_cores=self.budgets.max_cores)
+                                    max_cores=self.budgets.max_cores, first=True)
         if reasons:
             self.rejected[g] = "does not fit: " + "; ".join(reasons)
             return False

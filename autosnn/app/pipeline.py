@@ -13,6 +13,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -222,10 +223,11 @@ def run_search(
             if any(chip_model.binding(e) is None for e in evaluated):
                 break
         if not sample:
-            first = next(iter(chip_model.rejected.values()), "no architecture drawn")
+            common = Counter(chip_model.rejected.values()).most_common(1)
+            why = f"{common[0][1]} of them: {common[0][0]}" if common else "none drawn"
             raise AutosnnError(
                 f"chip {chip_model.profile.name}: none of {len(drawn)} random architectures of "
-                f"{space.name} maps onto it ({first}); try fewer channels (see `hwsim fit`), a "
+                f"{space.name} maps onto it ({why}); try fewer channels (see `hwsim fit`), a "
                 "board profile, or looser budgets"
             )
         budgets = chip_model.budgets
