@@ -14,6 +14,7 @@ Run: ``python bench/data.py [--device cuda] [--forward-batches 5] [--threads N]`
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -74,15 +75,17 @@ def main() -> None:
     with torch.no_grad():
         model(kept[0])  # warm-up (allocations, kernel selection)
         _reset(model)
-        _sync(device)
-        t0 = time.perf_counter()
-        for x in kept[1:]:
+        step_ms = []
+        for x in kept[1:]:  # one timing per batch; the median resists a noisy machine
+            _sync(device)
+            t0 = time.perf_counter()
             model(x)
+            _sync(device)
+            step_ms.append(1000 * (time.perf_counter() - t0))
             _reset(model)
-        _sync(device)
-    forward_ms = 1000 * (time.perf_counter() - t0) / max(len(kept) - 1, 1)
+    forward_ms = statistics.median(step_ms) if step_ms else float("nan")
     print(f"data/forward {data_ms / forward_ms:.3f}x "
-          f"(data {data_ms:.2f} ms/batch, forward {forward_ms:.1f} ms/batch)")
+          f"(data {data_ms:.2f} ms/batch, forward {forward_ms:.1f} ms/batch, median of {len(step_ms)})")
 
 
 def _reset(model: torch.nn.Module) -> None:
