@@ -555,7 +555,7 @@ def estimate(
         assumptions.append("profile lacks " + ", ".join(defaults) + " (0 or the general figure)")
     part = partition(net, chip)
     if max_cores is not None and len(part.pieces) > max_cores:
-        why = f"needs {len(part.pieces)} cores > the --max-cores budget of {max_cores}"
+        why = _over_max_cores(len(part.pieces), max_cores)
         part = replace(part, reasons=(*part.reasons, why))
     work = _work(net, steps, part.fused)
     if placement != "spread" or part.reasons:
@@ -596,6 +596,11 @@ def estimate(
             best, best_t = rec, t
     assert best is not None
     return replace(best, tradeoff=tuple(rows))
+
+
+def _over_max_cores(cores: int, max_cores: int) -> str:
+    """The reason a core budget breaks (autosnn's Budgets recognise it by "--max-cores")."""
+    return f"needs {cores} cores > the --max-cores budget of {max_cores}"
 
 
 def _fan_out(
@@ -644,7 +649,7 @@ def fit_reasons(
         relays = _fan_out(net, part, spike_senders(net, part, ones), chip, reasons)
     cores = len(part.pieces) + relays.cores
     if max_cores is not None and cores > max_cores:
-        reasons.append(f"needs {cores} cores > the --max-cores budget of {max_cores}")
+        reasons.append(_over_max_cores(cores, max_cores))
     return tuple(reasons[:1]) if first else tuple(reasons)
 
 

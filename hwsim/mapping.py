@@ -214,25 +214,31 @@ def partition(network: Network, chip: ChipSpec, *, first_reason: bool = False) -
     layer_pieces: dict[str, np.ndarray] = {}
     whole_layers = chip.kernel_memory_words is not None or chip.neuron_memory_words is not None
     owners = [la for la in network.neuron_layers if la.name not in fused]
-    if first_reason and not whole_layers:
-        for layer in owners:
-            ins = [p for p in network.projections if p.dst == layer.name]
-            why = _LayerBudget(layer, ins, chip).violation(0, 1)
+    budgets = {} if whole_layers else {
+        la.name: _LayerBudget(la, [p for p in network.projections if p.dst == la.name], chip)
+        for la in owners
+    }
+
+    def single_neuron(layer: Layer, start: int) -> str | None:
+        why = budgets[layer.name].violation(start, start + 1)
+        return None if why is None else f"layer {layer.name}: a single neuron needs {why}"
+
+    if first_reason:
+        for layer in owners if budgets else ():
+            why = single_neuron(layer, 0)
             if why is not None:
-                why = f"layer {layer.name}: a single neuron needs {why}"
                 return Partition((), {}, fused, (why,), None)
     for layer in owners:
-        ins = [p for p in network.projections if p.dst == layer.name]
         first = len(pieces)
         if whole_layers:
             pieces.append(Piece(layer.name, 0, layer.size))
         else:
-            budget = _LayerBudget(layer, ins, chip)
+            budget = budgets[layer.name]
             start = 0
             while start < layer.size:
-                why = budget.violation(start, start + 1)
+                why = single_neuron(layer, start)
                 if why is not None:
-                    reasons.append(f"layer {layer.name}: a single neuron needs {why}")
+                    reasons.append(why)
                     break
                 stop = budget.largest_piece(start)
                 pieces.append(Piece(layer.name, start, stop))

@@ -144,15 +144,7 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
         kernel = (int(weight.shape[2]), int(weight.shape[3]))
         stride = _pair(node.stride, f"{via}.stride", where)
         dilation = _pair(node.dilation, f"{via}.dilation", where)
-        if isinstance(node.padding, str):
-            if node.padding == "valid":
-                padding = (0, 0)
-            elif node.padding == "same":
-                padding = (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
-            else:
-                raise HwsimInputError(where, f"{via}.padding", "'same', 'valid' or ints")
-        else:
-            padding = _pair(node.padding, f"{via}.padding", where)
+        padding = _numeric_padding(node, via, where)
         if weight.shape[1] * groups != in_chw[0]:
             raise HwsimInputError(
                 where, f"{via}.weight", f"Cin/groups*groups = {in_chw[0]} (from {src.name})"
@@ -202,6 +194,7 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
 
 
 def _numeric_padding(node: nir.Conv2d, name: str, where: str) -> tuple[int, int]:
+    """A Conv2d's padding as (rows, cols): 'valid', 'same' (from kernel and dilation) or ints."""
     kernel = np.shape(node.weight)[2:]
     if isinstance(node.padding, str):
         if node.padding == "valid":

@@ -24,7 +24,6 @@ beside it), so one mesh model still routes every spike.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -151,11 +150,10 @@ def assumption(relays: Relays, chip: ChipSpec) -> str:
 
 
 def no_splitters_reason(layer: str, n_dest: int, chip: ChipSpec) -> str:
-    """Why a neuron reaching too many cores makes the network infeasible without splitters."""
-    limit = "inf" if math.isinf(chip.fan_out_cores_per_neuron) else (
-        f"{chip.fan_out_cores_per_neuron:.0f}"
-    )
+    """Why a neuron reaching too many cores makes the network infeasible without splitters
+    (only asked when the limit is finite: no count exceeds an infinite one)."""
     return (
-        f"layer {layer}: a neuron targets {n_dest} cores > {limit} per neuron "
+        f"layer {layer}: a neuron targets {n_dest} cores > "
+        f"{chip.fan_out_cores_per_neuron:.0f} per neuron "
         "(needs splitter neurons; the profile does not allow them)"
     )
