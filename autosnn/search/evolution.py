@@ -69,8 +69,8 @@ class SearchState:
     rounds: list[int] = field(default_factory=list)  # round of each entry of ``seen``
 
     def to_dict(self) -> dict:
-        if self.rng_state is None:  # unpacking None fails the same way
-            raise TypeError("cannot unpack non-iterable NoneType object")
+        if self.rng_state is None:
+            raise TypeError("SearchState.rng_state is None: no generator state to save")
         version, internal, gauss = self.rng_state
         return {
             "round": self.round,
@@ -177,8 +177,8 @@ def search_round(
         rounds=[*state.rounds, *([rnd] * len(state.pool))],
     )
     rng = random.Random()
-    if state.rng_state is None:  # Random.setstate(None) fails the same way
-        raise TypeError("'NoneType' object is not subscriptable")
+    if state.rng_state is None:
+        raise TypeError("SearchState.rng_state is None: no generator state to continue from")
     rng.setstate(state.rng_state)
     if rnd < cfg.rounds:
         new.pool = _next_pool(new, space, cfg, rng, admissible)

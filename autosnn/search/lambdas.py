@@ -82,8 +82,8 @@ def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
             named = {*s.top, *s.seen}  # the pool may hold the next, unevaluated round
             if not named <= set(cache) or len(s.seen) != len(s.rounds):
                 raise ValueError(f"state {k} names architectures the cache does not hold")
-            if s.rng_state is None:  # as Random.setstate(None) would fail
-                raise TypeError("'NoneType' object is not subscriptable")
+            if s.rng_state is None:
+                raise TypeError(f"state {k}: rng_state is null")
             random.Random().setstate(s.rng_state)  # a malformed generator state fails here
             seen |= set(s.seen)
         if not set(cache) <= seen:
