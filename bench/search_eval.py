@@ -71,7 +71,7 @@ def tiny_supernet(cache: Path = CACHE) -> Path:
     already left it there (one writer at a time: the folder is locked while training)."""
     from autosnn.app.pipeline import ModelSpec, run_supernet
     from autosnn.core.config import TrainConfig
-    from autosnn.core.io import out_lock, write_json
+    from safeio import out_lock, write_json
 
     path, record = cache / "supernet.pt", cache / "bench-settings.json"
     with out_lock(cache, "bench/search_eval.py"):

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from autosnn.core.network import SpikingNet
-from exporters.base import ExportError, atomic_output
+from exporters.base import ExportError
 from exporters.lava_graph import (
     DECAY_UNITY,
     LavaPlan,
@@ -39,6 +39,7 @@ from exporters.lava_graph import (
     quantise_neuron,
 )
 from exporters.nir_export import DEFAULT_DT, graph_metadata, to_nir
+from safeio import atomic_path
 
 NETX = "netx"
 GRAPH_FORMAT = "autosnn-lava-graph/1"
@@ -158,7 +159,7 @@ def export_lava(
     (module docstring). Written to a temp file and renamed into place."""
     plan = lava_plan(net)
     meta = graph_metadata(net, compat="lava", dt=DEFAULT_DT, geq=False, preprocess=preprocess)
-    with atomic_output(path, inputs=inputs) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, inputs=inputs) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["producer"] = "autosnn"
         f.attrs["config"] = net.config.to_json()
         f.attrs["metadata"] = json.dumps(meta)

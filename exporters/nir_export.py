@@ -49,11 +49,11 @@ from autosnn.core.network import SpikingNet
 from autosnn.core.neuron import PLIF, V_TH
 from exporters.base import (
     ExportError,
-    atomic_output,
     dense_from_grouped,
     diagonal_kernel,
     layer_error,
 )
+from safeio import atomic_path
 
 DEFAULT_DT = 1e-4
 # The float32 number just below 1: with it, NIR's strict ``v > th`` equals autosnn's ``H >= 1`` for
@@ -270,7 +270,7 @@ def export_nir(
     """Write the NIR graph of ``net`` to ``path`` (HDF5, through a temp file renamed into place;
     ``path`` may not be one of ``inputs``); returns the path."""
     graph = to_nir(net, compat=compat, dt=dt, geq_threshold=geq_threshold, preprocess=preprocess)
-    with atomic_output(path, inputs=inputs) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         nir.write(str(tmp), graph)
     return Path(path)
 

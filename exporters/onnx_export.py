@@ -24,9 +24,10 @@ import torch
 from torch import Tensor, nn
 
 from autosnn.core.network import SpikingNet
-from exporters.base import ExportError, atomic_output
+from exporters.base import ExportError
 from exporters.nir_export import DEFAULT_DT, graph_metadata, to_nir
 from exporters.nir_run import NIRModule
+from safeio import atomic_path
 
 OPSET = 17
 
@@ -78,7 +79,7 @@ def export_onnx(
         "config": cfg.to_json(),
         "semantics": "votes_t per step; mean over T = firing rates; fire at H >= 1; hard reset",
     })
-    with atomic_output(path, inputs=inputs) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
             torch.onnx.export(

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from hwsim.io import atomic_write  # noqa: E402
+from safeio import atomic_write  # noqa: E402
 
 
 def plot_comparison(rows: list[dict[str, Any]], path: str | Path) -> None:

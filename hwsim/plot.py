@@ -15,8 +15,8 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
 from hwsim.estimate import CostRecord  # noqa: E402
-from hwsim.io import atomic_write  # noqa: E402
 from hwsim.mesh import Mesh  # noqa: E402
+from safeio import atomic_write  # noqa: E402
 
 
 def _draw(record: CostRecord, path: Path, window: tuple[int, int, int, int], title: str) -> None:

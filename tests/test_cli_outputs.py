@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import autosnn
-from autosnn.core import io
+import safeio as io
 from autosnn.core.checkpoint import atomic_torch_save
-from autosnn.core.errors import AutosnnError
+from safeio import OutputError
 from tests.test_hostile_checkpoints import GENOTYPE, assert_clean_error, invoke, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -35,7 +35,7 @@ def test_full_disk_keeps_the_earlier_file_and_leaves_no_temp(tmp_path, monkeypat
     target = tmp_path / "out.bin"
     target.write_bytes(EARLIER)
     monkeypatch.setattr(io.os, "fsync", _full_disk)
-    with pytest.raises(AutosnnError) as err:
+    with pytest.raises(OutputError) as err:
         if writer == "json":
             io.write_json(target, {"a": 1})
         elif writer == "text":
@@ -64,7 +64,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 
 def test_second_writer_on_a_folder_is_refused_in_one_line(tmp_path):
     with io.out_lock(tmp_path, "first"):
-        with pytest.raises(AutosnnError, match="another run is writing") as err:
+        with pytest.raises(OutputError, match="another run is writing") as err:
             with io.out_lock(tmp_path, "second"):
                 pass
         assert "first pid" in str(err.value) and "\n" not in str(err.value)
@@ -74,7 +74,7 @@ def test_second_writer_on_a_folder_is_refused_in_one_line(tmp_path):
 
 def test_lock_dies_with_a_killed_process_and_blocks_the_cli_while_alive(tmp_path):
     out = tmp_path / "run"
-    code = ("import sys, time\nfrom autosnn.core.io import out_lock\n"
+    code = ("import sys, time\nfrom safeio import out_lock\n"
             f"with out_lock({str(out)!r}, 'holder'):\n"
             "    print('locked', flush=True)\n    time.sleep(120)\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -241,5 +241,22 @@ def test_special_files_are_never_opened_or_replaced(checkpoint, tmp_path):
                        "not a regular file")
     assert_clean_error(invoke("eval", checkpoint, "--json", "/dev/null"), "not a regular file")
     assert Path("/dev/null").is_char_device()
-    with pytest.raises(AutosnnError, match="not a regular file"):
+    with pytest.raises(OutputError, match="not a regular file"):
         io.write_json(fifo, {})
+
+
+def test_an_output_gets_the_mode_a_plain_open_would_give(tmp_path):
+    # Results on a shared machine must be as readable as any file the user creates.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with open(tmp_path / "plain", "w") as f:
+            f.write("x")
+        io.write_text(tmp_path / "atomic.txt", "x")
+        io.atomic_save(tmp_path / "saved.png", lambda tmp: Path(tmp).write_bytes(b"x"))
+    finally:
+        os.umask(old)
+    want = (tmp_path / "plain").stat().st_mode
+    assert (tmp_path / "atomic.txt").stat().st_mode == want
+    assert (tmp_path / "saved.png").stat().st_mode == want

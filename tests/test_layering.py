@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 RANK = {
+    "safeio": -1,
     "autosnn.core": 0,
     "autosnn.data": 1,
     "autosnn.train": 2,
@@ -33,7 +34,7 @@ def layer_of(module: str) -> str | None:
                   "autosnn.app"):
         if module == layer or module.startswith(layer + "."):
             return layer
-    for top in ("exporters", "hwsim"):
+    for top in ("exporters", "hwsim", "safeio"):
         if module == top or module.startswith(top + "."):
             return top
     return None
@@ -59,7 +60,7 @@ def imports_of(path: Path, module: str) -> list[str]:
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for top in ("autosnn", "exporters", "hwsim"):
+    for top in ("autosnn", "exporters", "hwsim", "safeio"):
         for path in sorted((ROOT / top).rglob("*.py")):
             rel = path.relative_to(ROOT).with_suffix("")
             parts = list(rel.parts)
@@ -77,7 +78,11 @@ def violations() -> list[str]:
             there = layer_of(target)
             if there is None or there == here:
                 continue
-            if here == "hwsim" or there == "hwsim" and here != "autosnn.app":
+            if here == "safeio":
+                bad.append(f"{module} imports {target} (safeio is the bottom layer)")
+            elif there == "safeio":
+                continue  # every package writes its outputs through safeio
+            elif here == "hwsim" or there == "hwsim" and here != "autosnn.app":
                 bad.append(f"{module} imports {target} (hwsim is reached only from autosnn.app)")
             elif here in RANK and there in RANK and RANK[there] >= RANK[here]:
                 bad.append(f"{module} ({here}) imports {target} ({there}): not a lower layer")

@@ -25,7 +25,6 @@ from autosnn.app.chipcost import UNITS, Budgets, ChipCost, ChipTarget, chip_path
 from autosnn.app.report import chip_outputs
 from autosnn.core.config import EVAL_BATCH_SIZE, PAPER, SearchConfig, TrainConfig, override
 from autosnn.core.errors import AutosnnError
-from autosnn.core.io import atomic_write, write_json
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
@@ -36,6 +35,7 @@ from autosnn.data.spec import SPLITS, DataSpec, load_data
 from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
+from safeio import atomic_write, write_json
 
 # Random architectures drawn for the chip's reference cost before giving up (rejected ones
 # cost a structural check each, not an evaluation).

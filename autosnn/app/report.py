@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from autosnn.app.chipcost import OPTIONS, ChipCost
-from autosnn.core.io import write_json, write_text
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import Genotype
 from autosnn.search.fitness import Evaluation, make_fitness
 from hwsim.chip import BUDGET_NO_WHY
+from safeio import write_json, write_text
 
 
 def _fmt(x: Any, unit: str = "") -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from autosnn.core.errors import AutosnnError, CheckpointError
-from autosnn.core.io import atomic_write
 from autosnn.core.network import ArchConfig, SpikingNet
+from safeio import atomic_write
 
 FORMAT = "autosnn-checkpoint/1"
 
@@ -34,7 +34,7 @@ _MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` through :func:`autosnn.core.io.atomic_write`: a uniquely named temp file
+    """``torch.save`` through :func:`safeio.atomic_write`: a uniquely named temp file
     beside ``path``, fsynced, then renamed; never a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

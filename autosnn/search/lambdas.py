@@ -18,12 +18,12 @@ from pathlib import Path
 
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import CheckpointError
-from autosnn.core.io import write_json
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import SpaceSpec, genotype_text
 from autosnn.search.evolution import Admissible, CachedEvaluator, SearchState, run_search
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
 from autosnn.train.distributed import broadcast_from_main, is_main
+from safeio import write_json
 
 STATE_FILE = "search-state.json"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import autosnn
-from autosnn.core.io import atomic_save
 from autosnn.core.network import SpikingNet
 from autosnn.core.spaces import Genotype, genotype_text
+from safeio import atomic_save
 
 
 def extract_winner(supernet: SpikingNet, genotype: Genotype, *, neuron: str = "plif") -> SpikingNet:

@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from autosnn.core.errors import AutosnnError
+from safeio import OutputError
 
 # typer vendors click; its usage errors (bad choices, missing options) are this class.
 UsageError = typer.BadParameter.__mro__[1]
@@ -26,7 +27,7 @@ def report_errors(ctx: typer.Context, fn, *args):
     disk full) becomes one line ``error: <msg>`` on stderr, exit 2."""
     try:
         return fn(*args)
-    except AutosnnError as exc:
+    except (AutosnnError, OutputError) as exc:
         typer.echo(f"error: {exc}", err=True)
         ctx.exit(2)
     except UsageError as exc:

@@ -66,7 +66,7 @@ def plot_checks(checks: list, path: Path, title: str, inputs: tuple[Path, ...]) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from exporters.base import atomic_output
+    from safeio import atomic_path
 
     ran = [c for c in checks if not c.skipped and c.cosine]
     layers = list(dict.fromkeys(name for c in ran for name in c.cosine))
@@ -84,7 +84,7 @@ def plot_checks(checks: list, path: Path, title: str, inputs: tuple[Path, ...]) 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    with atomic_output(path, inputs=inputs) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path
@@ -112,6 +112,7 @@ def export_checkpoint(
     from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
     from autosnn.data.registry import get_spec
     from exporters import export, get_exporter
+    from safeio import check_outputs
 
     exp = get_exporter(target)  # unknown targets fail before the checkpoint is read
     if verify_samples is None:
@@ -136,9 +137,7 @@ def export_checkpoint(
         raise AutosnnError(f"{checkpoint}: the network takes {tuple(net.config.input_shape)}, "
                            f"data set {record['dataset']} gives {tuple(record['input_shape'])}")
     out = output if output is not None else Path(checkpoint).with_suffix(exp.suffix)
-    if plot is not None and Path(plot).resolve() in (Path(checkpoint).resolve(), out.resolve()):
-        raise AutosnnError(f"{plot}: the plot would overwrite the input or the export; choose "
-                           "another --plot path")
+    check_outputs([out, plot], inputs=[checkpoint], create_folders=True)
     path = export(net, target, out, preprocess=record, inputs=(checkpoint,), compat=compat,
                   dt=dt, geq_threshold=geq_threshold or None)
     head = f"wrote {path} ({target}"

@@ -36,13 +36,6 @@ from autosnn.core.config import (
     get_preset,
     override,
 )
-from autosnn.core.io import (
-    check_output_file,
-    clean_stale_temps,
-    out_lock,
-    refuse_overwriting_inputs,
-    write_json,
-)
 from autosnn.core.neuron import NEURONS
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import PRECISIONS, resolve_device
@@ -51,6 +44,13 @@ from autosnn.core.zoo import list_zoo
 from autosnn.data.spec import SPLITS, DataSpec
 from autosnn.search.fitness import FITNESS_FORMS
 from autosnn.train.distributed import env_info
+from safeio import (
+    check_output_file,
+    clean_stale_temps,
+    out_lock,
+    refuse_overwriting_inputs,
+    write_json,
+)
 
 Dataset = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default fashion-mnist).")]
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with the dataset's files.")]

@@ -31,11 +31,11 @@ from autosnn.app.pipeline import (
 )
 from autosnn.core.config import Preset, SearchConfig, TrainConfig, get_preset, override
 from autosnn.core.errors import AutosnnError
-from autosnn.core.io import atomic_save, write_json, write_text
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import resolve_device
 from autosnn.data.spec import DataSpec
 from autosnn.train import distributed
+from safeio import atomic_save, write_json, write_text
 
 REQUEST_FILE = "experiment-request.json"
 

@@ -1,7 +1,12 @@
-"""One writer for every output file: a uniquely named temp file in the target's folder, flushed
-and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX), so a crash, a full
-disk or a second writer never leaves a half-written or mixed file, and the earlier file survives
-any failure. An output path that is one of the command's inputs is refused."""
+"""Every output file goes through here: one writer, one path policy, one lock per output folder.
+
+A bottom-layer package (standard library only) so that autosnn, the exporters and hwsim, which
+may not import one another freely, all write files the same way: a uniquely named temp file in
+the target's folder with the permissions a plain ``open`` would give (the user's umask), flushed
+and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX). A crash, a full
+disk or a second writer never leaves a half-written or mixed file, the earlier file survives any
+failure, and an output path that is one of the command's inputs, a folder, a FIFO or a device is
+refused before anything is written."""
 
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from autosnn.core.errors import AutosnnError
-
 LOCK_FILE = ".autosnn.lock"
+
+
+class OutputError(ValueError):
+    """An output cannot be written where asked: the message names the path and the reason."""
 # The temp names our writers use: ``.<target name>.<8 random chars from mkstemp>.tmp[<suffix>]``.
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^/]*)?$")
 
@@ -49,9 +56,9 @@ def _mode(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     except NotADirectoryError:
-        raise AutosnnError(f"{path}: a parent of this path is a file, not a folder") from None
+        raise OutputError(f"{path}: a parent of this path is a file, not a folder") from None
     except OSError as exc:
-        raise AutosnnError(f"{path}: unusable path ({exc.strerror or exc})") from None
+        raise OutputError(f"{path}: unusable path ({exc.strerror or exc})") from None
 
 
 def _regular_target(path: str | Path) -> Path:
@@ -61,18 +68,18 @@ def _regular_target(path: str | Path) -> Path:
     mode = _mode(path)
     if mode is not None and not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise AutosnnError(f"{path}: is {kind}; expected a file name to write")
+        raise OutputError(f"{path}: is {kind}; expected a file name to write")
     return path
 
 
-def _write_error(path: Path, exc: OSError) -> AutosnnError:
+def _write_error(path: Path, exc: OSError) -> OutputError:
     """One line naming the output and the OS's reason (disk full, read-only, no folder)."""
     why = exc.strerror or str(exc)
     if exc.errno == errno.ENOENT and not path.parent.is_dir():
         why = f"folder {path.parent} does not exist"
     elif exc.errno == errno.ENOTDIR:
         why = f"{path.parent} is not a folder"
-    return AutosnnError(f"{path}: cannot write ({why}); the earlier file, if any, is unchanged")
+    return OutputError(f"{path}: cannot write ({why}); the earlier file, if any, is unchanged")
 
 
 @contextmanager
@@ -97,7 +104,7 @@ def _replacing(path: str | Path, suffix: str) -> Iterator[tuple[int, str]]:
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """``with atomic_write(p) as f: f.write(...)``: ``p`` appears complete or not at all.
 
-    An OS failure (disk full, read-only folder) becomes one :class:`AutosnnError` line naming
+    An OS failure (disk full, read-only folder) becomes one :class:`OutputError` line naming
     ``p``; the earlier ``p`` is left as it was and the temp file is removed."""
     with _replacing(path, ".tmp") as (fd, _), os.fdopen(fd, mode) as f:
         yield f
@@ -105,14 +112,23 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         os.fsync(f.fileno())
 
 
-def atomic_save(path: str | Path, save: Callable[[str], object]) -> None:
-    """For writers that want a file name (matplotlib, numpy, h5py): ``save(tmp_name)`` writes a
-    temp file in the target's folder, which then replaces ``path``."""
+@contextmanager
+def atomic_path(path: str | Path, *, inputs: Iterable[str | Path | None] = ()) -> Iterator[Path]:
+    """``with atomic_path(p) as tmp: writer(tmp)``, for writers that want a file name (h5py,
+    onnx, numpy, matplotlib): ``tmp`` is a temp file in ``p``'s folder that replaces ``p`` when the
+    block ends cleanly. ``p`` equal to one of ``inputs`` is refused before anything is written."""
+    refuse_overwriting_inputs([path], inputs)
     with _replacing(path, ".tmp" + Path(path).suffix) as (fd, tmp):
         os.close(fd)
-        save(tmp)
+        yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+
+
+def atomic_save(path: str | Path, save: Callable[[str], object]) -> None:
+    """``save(tmp_name)`` writes a temp file in the target's folder, which then replaces ``path``."""
+    with atomic_path(path) as tmp:
+        save(str(tmp))
 
 
 def write_json(path: str | Path, obj: object) -> None:
@@ -130,11 +146,12 @@ def write_text(path: str | Path, text: str) -> None:
 
 def refuse_overwriting_inputs(outputs: Iterable[str | Path | None],
                               inputs: Iterable[str | Path | None]) -> None:
-    """One-line error when an output would replace one of the inputs."""
-    ins = {Path(p).resolve() for p in inputs if p is not None}
+    """One-line error when an output would replace one of the inputs (symlinks resolved)."""
+    ins = {Path(p).resolve(): p for p in inputs if p is not None}
     for out in outputs:
         if out is not None and Path(out).resolve() in ins:
-            raise AutosnnError(f"{out}: output path is also an input; choose another output path")
+            raise OutputError(f"{out}: output path is also an input (it would overwrite the input "
+                              f"{ins[Path(out).resolve()]}); choose another output path")
 
 
 def check_output_file(path: str | Path) -> Path:
@@ -144,11 +161,29 @@ def check_output_file(path: str | Path) -> Path:
     parent = path.parent
     mode = _mode(parent)
     if mode is None:
-        raise AutosnnError(f"{path}: folder {parent} does not exist; create it first")
+        raise OutputError(f"{path}: folder {parent} does not exist; create it first")
     if not stat.S_ISDIR(mode):
-        raise AutosnnError(f"{path}: {parent} is a file, not a folder")
+        raise OutputError(f"{path}: {parent} is a file, not a folder")
     _probe(parent, path)
     return path
+
+
+def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None] = (),
+                  *, create_folders: bool = False) -> None:
+    """The path policy of every command, applied before any work starts: no output is one of
+    the inputs (nor another output), each is absent or a regular file (never a folder, FIFO or
+    device), and its folder exists (created first when ``create_folders``) and is writable."""
+    given = [Path(p) for p in outputs if p is not None]
+    refuse_overwriting_inputs(given, inputs)
+    seen: dict[Path, Path] = {}
+    for out in given:
+        if out.resolve() in seen:
+            raise OutputError(f"{out}: given as two outputs ({seen[out.resolve()]}); choose "
+                              "another path for one of them")
+        seen[out.resolve()] = out
+        if create_folders and _mode(out.parent) is None:
+            prepare_out_dir(out.parent)
+        check_output_file(out)
 
 
 def prepare_out_dir(folder: str | Path) -> Path:
@@ -158,15 +193,15 @@ def prepare_out_dir(folder: str | Path) -> Path:
     folder = Path(folder)
     mode = _mode(folder)
     if mode is not None and not stat.S_ISDIR(mode):
-        raise AutosnnError(f"{folder}: is a file; --out must be a folder")
+        raise OutputError(f"{folder}: is a file; --out must be a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise AutosnnError(f"{folder}: a file is in the way of this folder") from None
+        raise OutputError(f"{folder}: a file is in the way of this folder") from None
     except NotADirectoryError:
-        raise AutosnnError(f"{folder}: a parent of this folder is a file") from None
+        raise OutputError(f"{folder}: a parent of this folder is a file") from None
     except OSError as exc:
-        raise AutosnnError(f"{folder}: cannot create the output folder "
+        raise OutputError(f"{folder}: cannot create the output folder "
                            f"({exc.strerror or exc})") from None
     _probe(folder, folder)
     return folder
@@ -184,7 +219,7 @@ def _probe(folder: Path, named: Path) -> None:
             os.close(fd)
             os.unlink(tmp)
     except OSError as exc:
-        raise AutosnnError(f"{named}: cannot write in {folder} ({exc.strerror or exc})") from None
+        raise OutputError(f"{named}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def clean_stale_temps(folder: str | Path) -> list[Path]:
@@ -212,13 +247,13 @@ def out_lock(folder: str | Path, command: str = "autosnn") -> Iterator[Path]:
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise AutosnnError(f"{lock}: cannot open the lock file ({exc.strerror or exc})") from None
+        raise OutputError(f"{lock}: cannot open the lock file ({exc.strerror or exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise AutosnnError(
+            raise OutputError(
                 f"{folder}: another run is writing to this folder ({holder}); wait for it to "
                 "finish or choose another --out"
             ) from None
