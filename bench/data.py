@@ -21,7 +21,7 @@ import torch
 
 from autosnn.data import Augment, batches, load_dataset
 
-GENOTYPE = "SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5"  # AutoSNN (lambda = -0.08)
+GENOTYPE = "autosnn-lam0.08"  # AutoSNN (lambda = -0.08), the paper's searched snn1
 BATCH = 96
 
 

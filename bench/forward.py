@@ -33,7 +33,7 @@ from pathlib import Path
 # lives in; the spawned workers re-run this module's top level, so they get the root too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-GENOTYPE = "SRB_k5,SRB_k5,skip,SRB_k3,SRB_k5"
+GENOTYPE = "autosnn-lam0.08"  # AutoSNN (lambda = -0.08), the paper's searched snn1
 SIDES = ("baseline", "ours", "sj-multistep")
 
 

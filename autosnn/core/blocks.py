@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from autosnn.core.neuron import SpikingLayer, make_neuron
+from autosnn.core.neuron import DEFAULT_NEURON, SpikingLayer, make_neuron
 from autosnn.core.registry import Registry
 
 # A block factory: (cin, cout, stride, neuron kind) -> module. One registration per name, next
@@ -153,6 +153,6 @@ def list_blocks() -> list[str]:
     return BLOCKS.names()
 
 
-def make_block(name: str, cin: int, cout: int, stride: int = 1, neuron: str = "plif") -> nn.Module:
+def make_block(name: str, cin: int, cout: int, stride: int = 1, neuron: str = DEFAULT_NEURON) -> nn.Module:
     """Build block ``name`` mapping ``cin`` to ``cout`` channels with the given stride."""
     return BLOCKS.get(name)(cin, cout, stride, neuron)

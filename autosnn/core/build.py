@@ -11,19 +11,12 @@ from typing import cast
 
 from torch import nn
 
+from autosnn.core.config import PAPER_CHANNELS, STATIC_TIMESTEPS
 from autosnn.core.errors import AutosnnError
 from autosnn.core.layers import Cell, GAPNeuron, Head, Stem, down_layer
 from autosnn.core.network import ArchConfig, SpikingNet
+from autosnn.core.neuron import DEFAULT_NEURON
 from autosnn.core.spaces import DEFAULT_GENOTYPE, Genotype, Slot, get_space
-
-
-def _validate_common(channels: int, num_classes: int, timesteps: int) -> None:
-    if channels < 2 or channels % 2:
-        raise AutosnnError(f"channels must be an even number >= 2, got {channels}")
-    if num_classes < 1:
-        raise AutosnnError(f"num_classes must be >= 1, got {num_classes}")
-    if timesteps < 1:
-        raise AutosnnError(f"timesteps must be >= 1, got {timesteps}")
 
 
 def _shape3(input_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -58,16 +51,15 @@ def _space_net(config: ArchConfig, slot_choices: list[tuple[str, ...]]) -> Spiki
 def build(
     space: str = "snn1",
     genotype: str | Genotype = DEFAULT_GENOTYPE,
-    channels: int = 16,
+    channels: int = PAPER_CHANNELS,
     num_classes: int = 10,
     input_shape: tuple[int, int, int] = (3, 32, 32),
-    timesteps: int = 8,
+    timesteps: int = STATIC_TIMESTEPS,
     *,
-    neuron: str = "plif",
+    neuron: str = DEFAULT_NEURON,
 ) -> SpikingNet:
     """One architecture of a search space: block names, or a registered name (default: the
     paper's AutoSNN, ``autosnn-lam0.08``)."""
-    _validate_common(channels, num_classes, timesteps)
     geno = get_space(space).parse(genotype)
     config = ArchConfig(
         "space", space, channels, num_classes, _shape3(input_shape), timesteps, geno, None, neuron
@@ -77,16 +69,15 @@ def build(
 
 def build_supernet(
     space: str = "snn1",
-    channels: int = 16,
+    channels: int = PAPER_CHANNELS,
     num_classes: int = 10,
     input_shape: tuple[int, int, int] = (3, 32, 32),
-    timesteps: int = 8,
+    timesteps: int = STATIC_TIMESTEPS,
     *,
     candidates: tuple[str, ...] | None = None,
-    neuron: str = "plif",
+    neuron: str = DEFAULT_NEURON,
 ) -> SpikingNet:
     """The weight-sharing super-network: every slot holds every candidate with its own weights."""
-    _validate_common(channels, num_classes, timesteps)
     spec = get_space(space)
     if candidates is not None:
         spec = spec.with_candidates(tuple(candidates))
@@ -99,17 +90,16 @@ def build_supernet(
 
 def build_model(
     name: str,
-    channels: int = 16,
+    channels: int = PAPER_CHANNELS,
     num_classes: int = 10,
     input_shape: tuple[int, int, int] = (3, 32, 32),
-    timesteps: int = 8,
+    timesteps: int = STATIC_TIMESTEPS,
     *,
-    neuron: str = "plif",
+    neuron: str = DEFAULT_NEURON,
 ) -> SpikingNet:
     """A hand-crafted baseline from the zoo (``cifarnet-fang``, ``cifarnet-wu``, ...)."""
     from autosnn.core.zoo import get_zoo_builder
 
-    _validate_common(channels, num_classes, timesteps)
     builder = get_zoo_builder(name)
     config = ArchConfig("zoo", name, channels, num_classes, _shape3(input_shape), timesteps,
                         None, None, neuron)

@@ -16,6 +16,7 @@ import torch
 
 from autosnn.core.errors import AutosnnError, CheckpointError
 from autosnn.core.network import ArchConfig, SpikingNet
+from autosnn.core.neuron import DEFAULT_NEURON
 from safeio import atomic_write
 
 FORMAT = "autosnn-checkpoint/1"
@@ -126,17 +127,17 @@ def check_arch_config(where: str | Path, d: Any, field: str = "meta.config") -> 
                               f"{shape!r}"[:300])
     c = int_field(where, f"{field}.input_shape[0]", shape[0], 1, MAX_INPUT_CHANNELS)
     h, w = (int_field(where, f"{field}.input_shape[{i}]", shape[i], 1, MAX_SIDE) for i in (1, 2))
-    neuron = d.get("neuron", "plif")
+    neuron = d.get("neuron", DEFAULT_NEURON)
     if not isinstance(neuron, str):
         raise CheckpointError(f"{where}: field {field}.neuron: expected a string, got "
                               f"{neuron!r}"[:300])
     return ArchConfig(
         kind=d["kind"], name=d["name"],
-        channels=int_field(where, f"{field}.channels", d.get("channels", 16), 1, MAX_CHANNELS),
+        channels=int_field(where, f"{field}.channels", d.get("channels", ArchConfig.channels), 1, MAX_CHANNELS),
         num_classes=int_field(where, f"{field}.num_classes", d.get("num_classes", 10), 1,
                                MAX_CLASSES),
         input_shape=(c, h, w),
-        timesteps=int_field(where, f"{field}.timesteps", d.get("timesteps", 8), 1,
+        timesteps=int_field(where, f"{field}.timesteps", d.get("timesteps", ArchConfig.timesteps), 1,
                              MAX_TIMESTEPS),
         genotype=_names_field(where, f"{field}.genotype", d.get("genotype")),
         candidates=_names_field(where, f"{field}.candidates", d.get("candidates")),

@@ -17,6 +17,11 @@ from autosnn.core.runtime import PRECISIONS
 EVAL_BATCH_SIZE = 256
 # The paper's "AutoSNN" trade-off (Table 2): the default lambda of a spike-aware search.
 PAPER_LAMBDA = -0.08
+# The paper's timesteps (A.1): 8 for static images, 20 for event streams (a data set's default).
+STATIC_TIMESTEPS = 8
+EVENT_TIMESTEPS = 20
+# The paper's channel count C (A.1; the ``paper`` preset's and every builder's default).
+PAPER_CHANNELS = 16
 # Algorithm 1, or random search with the same budget.
 SEARCH_METHODS = ("evolution", "random")
 
@@ -114,7 +119,7 @@ class Preset:
 
     name: str
     channels: int
-    timesteps: int | None  # None: the dataset's default (8 static, 20 events)
+    timesteps: int | None  # None: the dataset's default (STATIC_TIMESTEPS, EVENT_TIMESTEPS)
     supernet: TrainConfig
     retrain: TrainConfig
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -131,7 +136,7 @@ class Preset:
 # The paper's settings (A.1) are TrainConfig's and SearchConfig's defaults, stated once there.
 PAPER = Preset(
     name="paper",
-    channels=16,
+    channels=PAPER_CHANNELS,
     timesteps=None,
     supernet=TrainConfig(),
     retrain=TrainConfig(cutout=16),

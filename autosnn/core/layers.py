@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from autosnn.core.blocks import ConvBN, make_block
 from autosnn.core.errors import AutosnnError
-from autosnn.core.neuron import SpikingLayer, make_neuron
+from autosnn.core.neuron import DEFAULT_NEURON, SpikingLayer, make_neuron
 from autosnn.core.registry import Registry
 
 
@@ -21,7 +21,7 @@ class SpikeMaxPool(SpikingLayer):
     """2x2 max-pool on spikes. Its outputs are spikes and count as such (paper's convention);
     in the ANN variant (``neuron="relu"``) they are activations and count nothing."""
 
-    def __init__(self, neuron: str = "plif") -> None:
+    def __init__(self, neuron: str = DEFAULT_NEURON) -> None:
         super().__init__()
         self.pool = nn.MaxPool2d(2)
         self.counts_spikes = neuron != "relu"
@@ -42,7 +42,7 @@ class AvgPoolNeuron(nn.Module):
     paper reports working SNN_2/SNN_4 networks. The layer stays parameter-free.
     """
 
-    def __init__(self, neuron: str = "plif") -> None:
+    def __init__(self, neuron: str = DEFAULT_NEURON) -> None:
         super().__init__()
         self.pool = nn.AvgPool2d(2)
         self.lif = make_neuron(neuron)
@@ -55,7 +55,7 @@ class GAPNeuron(nn.Module):
     """Global pooling of spikes followed by a neuron (SNN_2): like :class:`AvgPoolNeuron`, the
     neuron receives the window's spike count (average times H*W), so that it can fire."""
 
-    def __init__(self, neuron: str = "plif") -> None:
+    def __init__(self, neuron: str = DEFAULT_NEURON) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.lif = make_neuron(neuron)
@@ -67,7 +67,7 @@ class GAPNeuron(nn.Module):
 class ConvNeuron(nn.Module):
     """conv-BN-neuron, the unit of the stems and the hand-crafted CIFARNets."""
 
-    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, neuron: str = "plif"):
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, neuron: str = DEFAULT_NEURON):
         super().__init__()
         self.conv = ConvBN(cin, cout, k, stride)
         self.lif = make_neuron(neuron)

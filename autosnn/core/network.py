@@ -14,9 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from autosnn.core.config import PAPER_CHANNELS, STATIC_TIMESTEPS
 from autosnn.core.errors import AutosnnError
 from autosnn.core.layers import Cell, Head, Stem
-from autosnn.core.neuron import SpikingLayer, timesteps
+from autosnn.core.neuron import DEFAULT_NEURON, NEURONS, SpikingLayer, timesteps
 from autosnn.core.spaces import SpaceSpec, get_space
 
 
@@ -30,13 +31,27 @@ class ArchConfig:
 
     kind: str
     name: str
-    channels: int = 16
+    channels: int = PAPER_CHANNELS
     num_classes: int = 10
     input_shape: tuple[int, int, int] = (3, 32, 32)
-    timesteps: int = 8
+    timesteps: int = STATIC_TIMESTEPS
     genotype: tuple[str, ...] | None = None
     candidates: tuple[str, ...] | None = None
-    neuron: str = "plif"
+    neuron: str = DEFAULT_NEURON
+
+    def __post_init__(self) -> None:
+        """Every way in (builders, checkpoints, winner files) gets the same checks."""
+        if self.kind not in ("space", "supernet", "zoo"):
+            raise AutosnnError(f"kind must be space, supernet or zoo, got {self.kind!r}")
+        if not isinstance(self.channels, int) or self.channels < 2 or self.channels % 2:
+            raise AutosnnError(f"channels must be an even number >= 2, got {self.channels!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise AutosnnError(f"num_classes must be >= 1, got {self.num_classes!r}")
+        if not isinstance(self.timesteps, int) or self.timesteps < 1:
+            raise AutosnnError(f"timesteps must be >= 1, got {self.timesteps!r}")
+        if self.neuron not in NEURONS:
+            raise AutosnnError(f"neuron must be one of {', '.join(NEURONS.names())}, got "
+                               f"{self.neuron!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -260,6 +260,8 @@ class ReLUNeuron(SpikingLayer):
 # Neuron kinds by name: ``plif`` (the paper's) and ``relu`` (the ANN variant of a space).
 NEURONS: Registry[Callable[[], SpikingLayer]] = Registry("neuron")
 NEURONS.add("plif", PLIF)
+# The neuron every builder, block and layer uses unless told otherwise.
+DEFAULT_NEURON = "plif"
 NEURONS.add("relu", ReLUNeuron)
 
 

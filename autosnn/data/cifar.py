@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autosnn.core.config import STATIC_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
@@ -171,7 +172,7 @@ register(
         ),
         info=DatasetInfo(
             name="cifar10", title="CIFAR-10", input_shape=(3, 32, 32), num_classes=10,
-            is_event=False, timesteps=8, synthetic=False,
+            is_event=False, timesteps=STATIC_TIMESTEPS, synthetic=False,
             mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616), flip_ok=True,
             classes=CIFAR10_CLASSES,
         ),
@@ -195,7 +196,7 @@ register(
         ),
         info=DatasetInfo(
             name="cifar100", title="CIFAR-100 (fine labels)", input_shape=(3, 32, 32),
-            num_classes=100, is_event=False, timesteps=8, synthetic=False,
+            num_classes=100, is_event=False, timesteps=STATIC_TIMESTEPS, synthetic=False,
             mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), flip_ok=True,
         ),
     )

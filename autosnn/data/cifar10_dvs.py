@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import EVENT_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.aedat import read_aedat2_dvs128, read_aedat4
 from autosnn.data.cifar import CIFAR10_CLASSES
@@ -80,7 +81,7 @@ register(
         open=_open_cifar10_dvs,
         info=DatasetInfo(
             name="cifar10-dvs", title="CIFAR10-DVS (last 10 % per class as test)",
-            input_shape=(2, 128, 128), num_classes=10, is_event=True, timesteps=20,
+            input_shape=(2, 128, 128), num_classes=10, is_event=True, timesteps=EVENT_TIMESTEPS,
             synthetic=False, mean=(0.0, 0.0), std=(1.0, 1.0), flip_ok=True,
             classes=CIFAR10_CLASSES,
         ),

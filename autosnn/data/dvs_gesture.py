@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import EVENT_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.aedat import read_aedat31_polarity
 from autosnn.data.events import Events, events_to_frames, load_recordings
@@ -156,7 +157,7 @@ register(
         open=_open_gesture,
         info=DatasetInfo(
             name="dvs-gesture", title="DVS128 Gesture (11 classes)", input_shape=(2, 128, 128),
-            num_classes=NUM_CLASSES, is_event=True, timesteps=20, synthetic=False,
+            num_classes=NUM_CLASSES, is_event=True, timesteps=EVENT_TIMESTEPS, synthetic=False,
             mean=(0.0, 0.0), std=(1.0, 1.0), flip_ok=False, classes=CLASSES,
         ),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import STATIC_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
@@ -127,7 +128,7 @@ register(
         open=lambda root: _open_idx(root, _FMNIST_ORIGIN),
         info=DatasetInfo(
             name="fashion-mnist", title="Fashion-MNIST (28x28 zero-padded to 32x32)",
-            input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=8,
+            input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=False, mean=(_FM_MEAN,), std=(_FM_STD,), flip_ok=True,
             classes=FASHION_CLASSES,
         ),
@@ -145,7 +146,7 @@ register(
         open=lambda root: _open_idx(root, _MNIST_ORIGIN),
         info=DatasetInfo(
             name="mnist", title="MNIST (28x28 zero-padded to 32x32)",
-            input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=8,
+            input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=False, mean=(_M_MEAN,), std=(_M_STD,), flip_ok=False,
             classes=tuple(str(d) for d in range(10)),
         ),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import EVENT_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.events import Events, interleave_by_class, load_recordings
 from autosnn.data.registry import DatasetSpec, Source, register
@@ -83,7 +84,7 @@ register(
         open=_open_nmnist,
         info=DatasetInfo(
             name="nmnist", title="N-MNIST (34x34 ATIS saccades)", input_shape=(2, 34, 34),
-            num_classes=10, is_event=True, timesteps=20, synthetic=False, mean=(0.0, 0.0),
+            num_classes=10, is_event=True, timesteps=EVENT_TIMESTEPS, synthetic=False, mean=(0.0, 0.0),
             std=(1.0, 1.0), flip_ok=False, classes=tuple(str(d) for d in range(10)),
         ),
     )

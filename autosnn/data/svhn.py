@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import STATIC_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
@@ -75,7 +76,7 @@ register(
         open=_open_svhn,
         info=DatasetInfo(
             name="svhn", title="SVHN (format 2, 32x32 digits)", input_shape=(3, 32, 32),
-            num_classes=10, is_event=False, timesteps=8, synthetic=False,
+            num_classes=10, is_event=False, timesteps=STATIC_TIMESTEPS, synthetic=False,
             mean=(0.4377, 0.4438, 0.4728), std=(0.1980, 0.2010, 0.1970), flip_ok=False,
             classes=tuple(str(d) for d in range(10)),
         ),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import EVENT_TIMESTEPS, STATIC_TIMESTEPS
 from autosnn.data.events import Events, events_to_frames
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
@@ -130,7 +131,7 @@ register(
         needs_files=False,
         info=DatasetInfo(
             name="synthetic", title="SYNTHETIC random images (tests only, not a real dataset)",
-            input_shape=(3, SIZE, SIZE), num_classes=NUM_CLASSES, is_event=False, timesteps=8,
+            input_shape=(3, SIZE, SIZE), num_classes=NUM_CLASSES, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=True, mean=(0.25, 0.25, 0.25), std=(0.2, 0.2, 0.2), flip_ok=True,
         ),
     )
@@ -148,7 +149,7 @@ register(
         info=DatasetInfo(
             name="synthetic-events",
             title="SYNTHETIC saccade events from random images (tests only, not a real dataset)",
-            input_shape=(2, SIZE, SIZE), num_classes=NUM_CLASSES, is_event=True, timesteps=20,
+            input_shape=(2, SIZE, SIZE), num_classes=NUM_CLASSES, is_event=True, timesteps=EVENT_TIMESTEPS,
             synthetic=True, mean=(0.0, 0.0), std=(1.0, 1.0), flip_ok=True,
         ),
     )

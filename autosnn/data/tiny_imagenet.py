@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autosnn.core.config import STATIC_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data.registry import DatasetSpec, Source, register
 from autosnn.data.types import DatasetInfo
@@ -88,7 +89,7 @@ register(
         open=_open_tiny,
         info=DatasetInfo(
             name="tiny-imagenet", title="Tiny-ImageNet-200 (val used as test)",
-            input_shape=(3, 64, 64), num_classes=200, is_event=False, timesteps=8,
+            input_shape=(3, 64, 64), num_classes=200, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=False, mean=(0.4802, 0.4481, 0.3975), std=(0.2770, 0.2691, 0.2821),
             flip_ok=True,
         ),

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import autosnn
 from autosnn.core.network import SpikingNet
+from autosnn.core.neuron import DEFAULT_NEURON
 from autosnn.core.spaces import Genotype, genotype_text
 from safeio import atomic_save
 
 
-def extract_winner(supernet: SpikingNet, genotype: Genotype, *, neuron: str = "plif") -> SpikingNet:
+def extract_winner(supernet: SpikingNet, genotype: Genotype, *, neuron: str = DEFAULT_NEURON) -> SpikingNet:
     """Build ``genotype`` as a stand-alone network with the super-network's weights for its path.
 
     ``neuron`` may differ from the super-network's (ANN variant -> PLIF winner): parameters the
