@@ -130,7 +130,7 @@ register(
             name="fashion-mnist", title="Fashion-MNIST (28x28 zero-padded to 32x32)",
             input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=False, mean=(_FM_MEAN,), std=(_FM_STD,), flip_ok=True,
-            classes=FASHION_CLASSES,
+            classes=FASHION_CLASSES, pad=PAD,
         ),
         default_dir=Path("/usr/share/datasets/fashion-mnist"),
     )
@@ -148,7 +148,7 @@ register(
             name="mnist", title="MNIST (28x28 zero-padded to 32x32)",
             input_shape=(1, 32, 32), num_classes=10, is_event=False, timesteps=STATIC_TIMESTEPS,
             synthetic=False, mean=(_M_MEAN,), std=(_M_STD,), flip_ok=False,
-            classes=tuple(str(d) for d in range(10)),
+            classes=tuple(str(d) for d in range(10)), pad=PAD,
         ),
     )
 )

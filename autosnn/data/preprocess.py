@@ -18,17 +18,14 @@ import torch
 from torch import Tensor
 
 from autosnn.core.errors import AutosnnError
-from autosnn.data.idx import PAD as DIGIT_PAD
 from autosnn.data.types import DatasetInfo
 
 RECORD_VERSION = 1
-# Datasets stored smaller than the network's input and zero-padded when loaded (px per side).
-_PAD = {"fashion-mnist": DIGIT_PAD, "mnist": DIGIT_PAD}
 
 
 def preprocessing_meta(info: DatasetInfo) -> dict[str, Any]:
     """The JSON-able preprocessing record of a dataset (what ``autosnn eval`` applies)."""
-    pad = _PAD.get(info.name, 0)
+    pad = info.pad
     c, h, w = (int(v) for v in info.input_shape)
     if info.is_event:
         encoding = "events"

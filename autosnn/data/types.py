@@ -34,6 +34,8 @@ class DatasetInfo:
     flip_ok: bool
     classes: tuple[str, ...] = ()
     source: str = ""
+    # Pixels of zero padding per side added when loading (stored smaller than ``input_shape``).
+    pad: int = 0
 
     def __post_init__(self) -> None:
         if len(self.mean) != self.input_shape[0] or len(self.std) != self.input_shape[0]:
