@@ -224,3 +224,37 @@ def test_a_predicate_nothing_passes_ends_the_search_without_evaluations():
     state = run_search(SPACE, SearchConfig(rounds=3), CachedEvaluator(toy_evaluator(log)),
                        acc_only, seed=0, admissible=lambda g: False)
     assert log == [] and state.seen == [] and state.pool == []
+
+
+def _budgeted(limit: float):
+    """Accuracy, but -inf (infeasible) above ``limit`` spikes: the toy's most accurate
+    architectures (the TARGET, 115 spikes) are all over the budget."""
+
+    def f(e: Evaluation) -> float:
+        return e.accuracy if e.spikes <= limit else float("-inf")
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_over_budget_architectures_never_become_parents(seed):
+    ev = CachedEvaluator(toy_evaluator([]))
+    fit = _budgeted(106.0)
+    cfg = SearchConfig(rounds=6)
+    state = init_state(SPACE, cfg, seed)
+    while state.round < cfg.rounds:
+        state = search_round(state, SPACE, cfg, ev, fit)
+        assert all(fit(ev([g])[0]) > float("-inf") for g in state.top)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_budgeted_search_is_as_accurate_as_the_best_feasible_unbudgeted_candidate(seed):
+    limit = 106.0
+    free_ev = CachedEvaluator(toy_evaluator([]))
+    free = run_search(SPACE, SearchConfig(rounds=6), free_ev, acc_only, seed=seed)
+    feasible = [free_ev([g])[0].accuracy for g in free.seen if free_ev([g])[0].spikes <= limit]
+    ev = CachedEvaluator(toy_evaluator([]))
+    budgeted = run_search(SPACE, SearchConfig(rounds=6), ev, _budgeted(limit), seed=seed)
+    winner = ev([budgeted.top[0]])[0]
+    assert winner.spikes <= limit
+    assert winner.accuracy >= max(feasible)

@@ -5,7 +5,8 @@ chip model. The whole search state is plain data (:class:`SearchState`), advance
 a time by :func:`search_round`, so a caller can checkpoint it after every round and resume to
 exactly the run it would have had.
 
-Algorithm 1 (per round): evaluate P_eval; P_top = the top-k of P_top + P_eval by fitness; the
+Algorithm 1 (per round): evaluate P_eval; P_top = the top-k of P_top + P_eval by fitness (only
+feasible ones: an architecture scoring -inf, over a budget or not mapping, is never a parent); the
 next P_eval = ``mutations`` mutants of parents drawn uniformly from P_top (each slot resampled to
 a *different* candidate with probability p), ``crossovers`` children of two distinct parents
 (first ``cut`` slots of one, the rest of the other, cut uniform in 1..slots-1), then random
@@ -21,6 +22,7 @@ one above (the same draws from the same seed).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,12 +169,14 @@ def search_round(
     rnd = state.round + 1
     results = {e.genotype: e for e in evaluate(state.pool)}
     # Stable sort: on equal fitness the earlier member (P_top first, then pool order) wins.
-    merged = [*state.top, *state.pool]
-    merged.sort(key=lambda g: -fitness(_lookup(results, g, evaluate)))
+    # Infeasible architectures (fitness -inf: over a budget, or not mapping) never become
+    # parents: bred from, they fill the next pools with their own over-budget children.
+    scored = [(g, fitness(_lookup(results, g, evaluate))) for g in [*state.top, *state.pool]]
+    scored.sort(key=lambda gf: -gf[1])
     new = SearchState(
         round=rnd,
         pool=[],
-        top=merged[: cfg.top_k],
+        top=[g for g, f in scored if f > -math.inf][: cfg.top_k],
         seen=[*state.seen, *state.pool],
         rounds=[*state.rounds, *([rnd] * len(state.pool))],
     )
