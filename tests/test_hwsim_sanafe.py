@@ -17,7 +17,7 @@ import pytest
 from hwsim import Activity, load_chip
 from hwsim.connectivity import incoming_events
 from hwsim.network import network_from_nir
-from hwsim.sanafe_engine import (
+from hwsim.sanafe import (
     INSTALL_HINT,
     SANAFE_LOIHI,
     Comparison,

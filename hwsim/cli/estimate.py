@@ -115,7 +115,7 @@ def estimate_cmd(
 
 def _sanafe_estimate(net: Path, spec: Any, act: Any, placement: str, as_json: bool) -> None:
     """`--engine sanafe`: hwsim on SANA-FE's spikes beside SANA-FE (imported only here)."""
-    from hwsim.sanafe_engine import SanafeMissingError, compare_file
+    from hwsim.sanafe import SanafeMissingError, compare_file
 
     try:
         cmp = compare_file(net, spec, act, placement=placement)
