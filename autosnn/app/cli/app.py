@@ -9,7 +9,7 @@ groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 from __future__ import annotations
 
 import errno
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -18,7 +18,7 @@ from autosnn.core.errors import AutosnnError
 from safeio import OutputError
 
 # typer vendors click; its usage errors (bad choices, missing options) are this class.
-UsageError = typer.BadParameter.__mro__[1]
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
 
 def report_errors(ctx: typer.Context, fn, *args):
@@ -31,7 +31,7 @@ def report_errors(ctx: typer.Context, fn, *args):
         typer.echo(f"error: {exc}", err=True)
         ctx.exit(2)
     except UsageError as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
+        typer.echo(f"error: {exc.format_message()}", err=True)  # type: ignore[attr-defined]
         ctx.exit(2)
     except OSError as exc:  # the environment (a path, the disk), not the code: one line too
         where = f"{exc.filename}: " if exc.filename else ""
@@ -43,7 +43,7 @@ def report_errors(ctx: typer.Context, fn, *args):
 class ErrorReportingGroup(TyperGroup):
     """A typer group whose sub-commands report :class:`AutosnnError` as one line, exit code 2."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
         return report_errors(ctx, super().invoke, ctx)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
@@ -25,8 +26,12 @@ from autosnn.app.experiments import (
 from autosnn.core.config import PRESETS
 from autosnn.train.distributed import env_info
 
-ExperimentName = choices("ExperimentName", ["list", *list_experiments()])
-PresetName = choices("ExperimentPreset", PRESETS.names())
+if TYPE_CHECKING:  # for the type checker a StrEnum; at run time its members are the registry's
+    ExperimentName: TypeAlias = StrEnum
+    PresetName: TypeAlias = StrEnum
+else:
+    ExperimentName = choices("ExperimentName", ["list", *list_experiments()])
+    PresetName = choices("ExperimentPreset", PRESETS.names())
 
 
 def _hours(seconds: float) -> str:

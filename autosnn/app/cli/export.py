@@ -13,8 +13,9 @@ recorded preprocessing, and exits 1 when a consumer's class agreement is below i
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 
@@ -23,7 +24,10 @@ from autosnn.app.cli.common import choices
 from autosnn.core.errors import AutosnnError
 from exporters import list_exporters
 
-Target = choices("Target", list_exporters())
+if TYPE_CHECKING:  # for the type checker a StrEnum; at run time its members are the registry's
+    Target: TypeAlias = StrEnum
+else:
+    Target = choices("Target", list_exporters())
 # --verify sample counts: NIR consumers and onnxruntime are quick; Lava's CPU simulation takes
 # about 1 s per timestep on a 2-core machine (T steps per image).
 DEFAULT_VERIFY_SAMPLES = {"lava": 20}

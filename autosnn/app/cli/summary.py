@@ -6,8 +6,9 @@ and timesteps come from the checkpoint, else from ``--dataset``, else the paper'
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 from rich.console import Console
@@ -18,15 +19,17 @@ from autosnn.app.cli.common import choices, even_channels, parse_shape
 from autosnn.core.build import build, build_model
 from autosnn.core.checkpoint import MAX_CHANNELS, MAX_CLASSES, MAX_TIMESTEPS
 from autosnn.core.errors import AutosnnError
+from autosnn.core.network import ArchConfig
 from autosnn.core.spaces import DEFAULT_GENOTYPE, list_spaces
 from autosnn.core.summary import summarize
 from autosnn.core.zoo import list_zoo
 
-SpaceName = choices("SpaceName", list_spaces())
-ZooName = choices("ZooName", list_zoo())
-PAPER_INPUT = (3, 32, 32)  # CIFAR-10, the paper's tables
-PAPER_CLASSES = 10
-PAPER_TIMESTEPS = 8
+if TYPE_CHECKING:  # for the type checker a StrEnum; at run time its members are the registry's
+    SpaceName: TypeAlias = StrEnum
+    ZooName: TypeAlias = StrEnum
+else:
+    SpaceName = choices("SpaceName", list_spaces())
+    ZooName = choices("ZooName", list_zoo())
 
 
 @app.command("summary")
@@ -36,7 +39,7 @@ def summary_cmd(
     genotype: Annotated[str | None, typer.Option(help="Block per slot, comma-separated, or a registered name (default: the paper's AutoSNN).")] = None,
     model: Annotated[ZooName | None, typer.Option(help="Zoo model instead of a genotype.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Take input shape, classes and T from this data set (see 'autosnn data list'; its files are not needed).")] = None,
-    channels: Annotated[int, typer.Option(min=2, max=MAX_CHANNELS, callback=even_channels, help=f"Initial channels C, even, 2-{MAX_CHANNELS}.")] = 16,
+    channels: Annotated[int, typer.Option(min=2, max=MAX_CHANNELS, callback=even_channels, help=f"Initial channels C, even, 2-{MAX_CHANNELS}.")] = ArchConfig.channels,
     classes: Annotated[int | None, typer.Option(min=1, max=MAX_CLASSES, help="Number of classes (default: the data set's, else 10).")] = None,
     input: Annotated[str | None, typer.Option(help="Input shape CxHxW (default: the data set's, else 3x32x32).")] = None,
     timesteps: Annotated[int | None, typer.Option(min=1, max=MAX_TIMESTEPS, help=f"Timesteps T, 1-{MAX_TIMESTEPS} (default: the data set's, else 8).")] = None,
@@ -54,15 +57,16 @@ def summary_cmd(
         net = autosnn.load(checkpoint)
         cfg = net.config
         title = f"{checkpoint}: {cfg.kind} {cfg.name}"
-        channels, classes_, shape, T = (cfg.channels, cfg.num_classes, tuple(cfg.input_shape),
+        channels, classes_, shape, T = (cfg.channels, cfg.num_classes, cfg.input_shape,
                                         cfg.timesteps)
     else:
-        shape, classes_, T = PAPER_INPUT, PAPER_CLASSES, PAPER_TIMESTEPS
+        # the paper's tables (CIFAR-10) unless a data set or an option says otherwise
+        shape, classes_, T = ArchConfig.input_shape, ArchConfig.num_classes, ArchConfig.timesteps
         if dataset is not None:
             from autosnn.data.registry import get_spec
 
             info = get_spec(dataset).info
-            shape, classes_, T = tuple(info.input_shape), info.num_classes, info.timesteps
+            shape, classes_, T = info.input_shape, info.num_classes, info.timesteps
         shape = parse_shape(input) if input is not None else shape
         classes_ = classes if classes is not None else classes_
         T = timesteps if timesteps is not None else T
