@@ -18,10 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import HwsimInputError, require_regular_file
-from hwsim.network import Network
+from hwsim.network import MAX_TIMESTEPS, Network
 
 DEFAULT_RATE = 0.1  # spikes per neuron per timestep when nothing is measured
 DEFAULT_TIMESTEPS = 8
+# Sizes are bounded before allocating: the cost model holds a few float64 arrays of T x N per
+# layer (spikes per step, messages, synaptic events). fitted: tracemalloc peak of `estimate`
+# (greedy + spread) on a 2-conv + fc graph, 4.6 k-18 k neurons, T 8-400, loihi2, spinnaker2 and
+# loihi2-kapoho-point: 43-95 bytes per neuron-timestep (more for small T: fixed costs), so 96.
+BYTES_PER_NEURON_STEP = 96
+MEMORY_BUDGET_BYTES = 4 << 30  # assumption: 4 GiB, what a laptop can give a cost model
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,30 @@ def uniform_activity(rate: float = DEFAULT_RATE, timesteps: int = DEFAULT_TIMEST
     return Activity({}, timesteps=timesteps, rate=rate, source=f"assumed rate {rate:g}/step")
 
 
+def footprint_bytes(network: Network, timesteps: int) -> int:
+    """About how many bytes costing `network` over `timesteps` steps allocates at its peak:
+    `BYTES_PER_NEURON_STEP` per neuron and timestep (fitted, see above) plus one byte per
+    entry of each dense projection's connectivity mask."""
+    neurons = sum(la.size for la in network.layers)
+    masks = sum(p.mask.size for p in network.projections if p.mask is not None)
+    return BYTES_PER_NEURON_STEP * timesteps * neurons + masks
+
+
+def check_footprint(network: Network, timesteps: int, where: str) -> None:
+    """Refuse, with the figure, a graph whose costing would need more than
+    `MEMORY_BUDGET_BYTES` (T = 1e6 on a large graph would otherwise be a MemoryError after
+    minutes of swapping, or the machine's memory gone)."""
+    need = footprint_bytes(network, timesteps)
+    if need > MEMORY_BUDGET_BYTES:
+        neurons = sum(la.size for la in network.layers)
+        raise HwsimInputError(
+            where,
+            "T x neurons",
+            f"at most {MEMORY_BUDGET_BYTES / 2**30:.0f} GiB to cost (T = {timesteps} x "
+            f"{neurons} neurons needs about {need / 2**30:.3g} GiB); use a smaller T or network",
+        )
+
+
 def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
     if key not in data:
         raise HwsimInputError(path, key, "a positive integer scalar (missing)")
@@ -85,7 +115,34 @@ def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
         raise HwsimInputError(path, key, "a positive integer scalar")
     if float(value.item()) != int(value.item()):
         raise HwsimInputError(path, key, "a positive integer scalar")
+    if key == "T" and value.item() > MAX_TIMESTEPS:
+        raise HwsimInputError(path, key, f"a positive integer scalar, at most {MAX_TIMESTEPS}")
     return int(value.item())
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` archive, refused before reading when it is another kind of
+    file (a `.npy` array would be read whole, a pickle is never loaded) or its arrays hold more
+    than the memory budget."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise HwsimInputError(path, "file", f"a readable .npz ({exc.strerror})") from None
+    if not magic.startswith(b"PK"):  # every zip archive starts so; .npy starts b"\x93NUMPY"
+        kind = "a .npy array" if magic == b"\x93NUMPY" else "not a zip archive"
+        raise HwsimInputError(path, "file", f"an .npz archive of named arrays ({kind})")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            size = sum(info.file_size for info in npz.zip.infolist())
+            if size > MEMORY_BUDGET_BYTES:
+                raise HwsimInputError(path, "file", f"arrays under {MEMORY_BUDGET_BYTES >> 30} "
+                                      f"GiB (holds {size} bytes)")
+            return {k: npz[k] for k in npz.files}
+    except HwsimInputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise HwsimInputError(path, "file", f"a readable .npz ({type(exc).__name__})") from None
 
 
 def load_activity(
@@ -95,11 +152,7 @@ def load_activity(
     the T stored in the graph's metadata (a T=4 network costed as T=8 is a silent 2x error)."""
     path = str(path)
     require_regular_file(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise HwsimInputError(path, "file", f"a readable .npz ({type(exc).__name__})") from None
+    data = _read_npz(path)
     timesteps = _scalar(data, "T", path)
     if network is not None and network.timesteps is not None and network.timesteps != timesteps:
         raise HwsimInputError(
@@ -111,8 +164,9 @@ def load_activity(
     for key, value in data.items():
         if key in ("T", "samples"):
             continue
-        if not np.issubdtype(value.dtype, np.number) or value.ndim == 0:
-            raise HwsimInputError(path, key, "a numeric array of per-neuron spike counts")
+        real = np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)
+        if not real or value.ndim == 0:  # complex counts would lose their imaginary part
+            raise HwsimInputError(path, key, "a real numeric array of per-neuron spike counts")
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             raise HwsimInputError(path, key, "finite, non-negative spike counts")
         if names is not None:

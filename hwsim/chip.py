@@ -608,17 +608,20 @@ def board_profiles(chip: str) -> list[str]:
     return sorted(out, key=lambda n: load_chip(n).n_cores)
 
 
+def chip_path(name_or_path: str | Path) -> Path:
+    """The file `load_chip` reads for a profile name (`loihi2`) or path (it may not exist)."""
+    candidate = Path(str(name_or_path))
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    return builtin_chip_dir() / f"{name_or_path}.yaml"
+
+
 def load_chip(name_or_path: str | Path) -> ChipSpec:
     """Load a built-in profile by name (`loihi2`) or any YAML file by path."""
-    text = str(name_or_path)
-    candidate = Path(text)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        path = candidate
-    else:
-        path = builtin_chip_dir() / f"{text}.yaml"
-        if not path.is_file():
-            raise HwsimInputError(
-                text, "chip", f"a built-in profile ({', '.join(list_chips())}) or a YAML path"
-            )
+    path = chip_path(name_or_path)
+    if path.parent == builtin_chip_dir() and not path.is_file():
+        raise HwsimInputError(
+            str(name_or_path), "chip", f"a built-in profile ({', '.join(list_chips())}) or a YAML path"
+        )
     data = _read_yaml(path)
     return parse_chip(data, str(path))

@@ -104,6 +104,7 @@ def _pair(value: object, name: str, where: str) -> tuple[int, int]:
 
 
 MAX_NEURONS = 1 << 28  # 268 M per layer: beyond any chip system hwsim models
+MAX_TIMESTEPS = 1 << 20  # 1,048,576 steps: beyond any inference hwsim models; bounds T x N
 
 
 def _checked(shape: tuple[int, ...], name: str, where: str) -> tuple[int, ...]:
@@ -364,11 +365,13 @@ def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:
         if key in meta:
             value = np.asarray(meta[key])
             ok = value.size == 1 and np.issubdtype(value.dtype, np.number)
-            if ok and np.isfinite(value.item()) and value.item() >= 1:
+            if ok and np.isfinite(value.item()) and 1 <= value.item() <= MAX_TIMESTEPS:
                 if float(value.item()) == int(value.item()):
                     return int(value.item())
+            got = repr(value.item()) if value.size == 1 else f"{value.size} values"
             raise HwsimInputError(
-                where, f"metadata.{key}", "a positive integer number of timesteps"
+                where, f"metadata.{key}",
+                f"a positive integer number of timesteps, at most {MAX_TIMESTEPS} (got {got})",
             )
     return None
 

@@ -7,14 +7,66 @@ and exit code 2.
 
 from __future__ import annotations
 
+import errno
 import math
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
+from hwsim.errors import HwsimInputError
+from safeio import OutputError
+
+
+def _one_line(message: str) -> NoReturn:
+    """``error: <message>`` (newlines folded: one line whatever the message) and exit code 2."""
+    typer.echo("error: " + " ".join(str(message).split()), err=True)
+    raise typer.Exit(2)
+
+
+def report_errors(fn: Callable[[], Any]) -> Any:
+    """Call ``fn``; bad input (:class:`HwsimInputError`), an unusable output path
+    (:class:`OutputError`), a bad option (click's ``UsageError``: an unknown option, a value
+    of the wrong type or out of range, a missing argument, an unknown command), an OS error on
+    a path, or a size that does not fit in memory becomes one line ``error: ...``, exit 2,
+    instead of typer's 5-6 line usage box or a traceback. ``hwsim`` alone still prints help."""
+    try:
+        return fn()
+    except NoArgsIsHelpError:
+        raise
+    except (HwsimInputError, OutputError) as exc:
+        _one_line(str(exc))
+    except UsageError as exc:
+        _one_line(exc.format_message())
+    except OSError as exc:  # the environment (a path, the disk), not the code
+        where = f"{exc.filename}: " if exc.filename else ""
+        name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        _one_line(f"{where}{exc.strerror or exc} ({name})")
+    except MemoryError:  # a backstop: sizes are bounded before allocating (hwsim.activity)
+        _one_line("out of memory: the graph, its T or the chip is too large for this machine")
+
+
+class OneLineErrorGroup(TyperGroup):
+    """The ``hwsim`` group: errors in parsing the root options (``make_context``) and in
+    resolving and running a command (``invoke``, which parses the command's own options) are
+    reported by :func:`report_errors`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return report_errors(lambda: super(OneLineErrorGroup, self).make_context(*args, **kwargs))
+
+    def invoke(self, ctx: Any) -> Any:
+        return report_errors(lambda: super(OneLineErrorGroup, self).invoke(ctx))
+
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Neuromorphic chip cost model for NIR graphs."
+    cls=OneLineErrorGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Neuromorphic chip cost model for NIR graphs.",
 )
 
 

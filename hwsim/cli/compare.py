@@ -13,10 +13,10 @@ from rich.table import Table
 from hwsim.activity import DEFAULT_RATE
 from hwsim.chip import load_chip
 from hwsim.cli.common import Placement, app, fail, fmt, jsonable
-from hwsim.cli.estimate import _activity
+from hwsim.cli.inputs import check_activity_options, check_plot, costed_activity
 from hwsim.errors import HwsimInputError
 from hwsim.estimate import CostRecord, estimate
-from hwsim.network import read_network
+from hwsim.network import MAX_TIMESTEPS, read_network
 
 
 def _systems(name: str) -> list[str]:
@@ -35,7 +35,9 @@ def compare_cmd(
     activity: Annotated[Path | None, typer.Option(help="act.npz (per timestep or summed)")] = None,
     placement: Annotated[Placement, typer.Option(help="core placement")] = Placement.greedy,
     rate: Annotated[float, typer.Option(help="spikes/neuron/step where unmeasured")] = DEFAULT_RATE,
-    timesteps: Annotated[int | None, typer.Option(help="T without an activity file")] = None,
+    timesteps: Annotated[
+        int | None, typer.Option(min=1, max=MAX_TIMESTEPS, help="T without an activity file")
+    ] = None,
     boards: Annotated[
         bool, typer.Option(help="when one chip is too small, try its built-in board profiles")
     ] = True,
@@ -43,61 +45,67 @@ def compare_cmd(
     plot: Annotated[Path | None, typer.Option(help="write a bar-chart PNG here")] = None,
 ) -> None:
     """Cost NET on several chips side by side (boards where one chip is too small)."""
-    try:
-        network = read_network(net)
-        act = _activity(network, activity, rate, timesteps)
-        names = [c.strip() for c in chips.split(",") if c.strip()]
-        if not names:
-            raise HwsimInputError("--chips", chips, "a comma-separated list of profiles")
-        rows = []
-        for name in names:
-            candidates = _systems(name) if boards else [name]
-            rec = None
-            for cand in candidates:
+    names = [c.strip() for c in chips.split(",") if c.strip()]
+    if not names:
+        raise HwsimInputError("--chips", chips, "a comma-separated list of profiles")
+    check_activity_options(activity, timesteps, rate)
+    check_plot(plot, net, names, activity)
+    network = read_network(net)
+    act = costed_activity(network, net, activity, rate, timesteps)
+    rows = []
+    for name in names:
+        candidates = _systems(name) if boards else [name]
+        rec = None
+        for cand in candidates:
+            try:
                 rec = estimate(network, act, load_chip(cand), placement=placement.value)
-                if rec.feasible:
-                    break
-            assert rec is not None
-            rows.append(comparison_row(name, rec))
-    except HwsimInputError as exc:
-        raise fail(str(exc)) from None
-    except ValueError as exc:
-        raise fail(f"options: {exc}") from None
+            except HwsimInputError:
+                raise
+            except ValueError as exc:  # an option value the model refuses
+                raise fail(f"options: {exc}") from None
+            if rec.feasible:
+                break
+        assert rec is not None
+        rows.append(comparison_row(name, rec))
     if as_json:
         typer.echo(json.dumps(jsonable(rows), indent=2))
     else:
-        table = Table(
-            "chip",
-            "system",
-            "feasible",
-            "chips",
-            "cores",
-            "s/step",
-            "J/inference",
-            "dynamic J",
-            "static J",
-            "peak rho",
-            "binding constraint",
-        )
-        for r in rows:
-            table.add_row(
-                r["chip"],
-                r["system"],
-                "yes" if r["feasible"] else "no",
-                str(r["chips_used"]),
-                str(r["cores_used"]),
-                fmt(r["time_per_timestep_s"], ""),
-                fmt(r["energy_total_j"], ""),
-                fmt(r["energy_dynamic_j"], ""),
-                fmt(r["energy_static_j"], ""),
-                fmt(r["max_link_utilisation"], ""),
-                r["binding"],
-            )
-        Console(width=max(Console().width, 160)).print(table)
+        _print_rows(rows)
     if plot is not None:
         from hwsim.compare_plot import plot_comparison
 
         plot_comparison(rows, plot)
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    table = Table(
+        "chip",
+        "system",
+        "feasible",
+        "chips",
+        "cores",
+        "s/step",
+        "J/inference",
+        "dynamic J",
+        "static J",
+        "peak rho",
+        "binding constraint",
+    )
+    for r in rows:
+        table.add_row(
+            r["chip"],
+            r["system"],
+            "yes" if r["feasible"] else "no",
+            str(r["chips_used"]),
+            str(r["cores_used"]),
+            fmt(r["time_per_timestep_s"], ""),
+            fmt(r["energy_total_j"], ""),
+            fmt(r["energy_dynamic_j"], ""),
+            fmt(r["energy_static_j"], ""),
+            fmt(r["max_link_utilisation"], ""),
+            r["binding"],
+        )
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def comparison_row(name: str, rec: CostRecord) -> dict[str, Any]:

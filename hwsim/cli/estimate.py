@@ -10,13 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwsim.activity import DEFAULT_RATE, DEFAULT_TIMESTEPS, load_activity, uniform_activity
-from hwsim.chip import load_chip
+from hwsim.activity import DEFAULT_RATE, DEFAULT_TIMESTEPS, Activity
+from hwsim.chip import ChipSpec, chip_path, load_chip
 from hwsim.cli.common import Engine, Placement, app, fail, jsonable
-from hwsim.cli.report import _print_record
+from hwsim.cli.inputs import check_activity_options, check_plot, costed_activity
+from hwsim.cli.report import print_record
 from hwsim.errors import HwsimInputError
-from hwsim.estimate import estimate
-from hwsim.network import read_network
+from hwsim.estimate import CostRecord, estimate
+from hwsim.network import MAX_TIMESTEPS, read_network
+
+SANAFE_IGNORES = ("--plot", "--validate", "--max-cores")  # what --engine sanafe does not do
 
 
 @app.command("estimate")
@@ -34,7 +37,7 @@ def estimate_cmd(
         typer.Option(help="core placement; spread splits heavy layers to cut time per step"),
     ] = Placement.greedy,
     max_cores: Annotated[
-        int | None, typer.Option(help="core budget for --placement spread (default: all)")
+        int | None, typer.Option(min=1, help="core budget for --placement spread (default: all)")
     ] = None,
     rate: Annotated[
         float, typer.Option(help="spikes/neuron/step where nothing is measured")
@@ -42,7 +45,9 @@ def estimate_cmd(
     timesteps: Annotated[
         int | None,
         typer.Option(
-            help=f"T without an activity file (default: the graph's, else {DEFAULT_TIMESTEPS})"
+            min=1,
+            max=MAX_TIMESTEPS,
+            help=f"T without an activity file (default: the graph's, else {DEFAULT_TIMESTEPS})",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the cost record as JSON")] = False,
@@ -60,67 +65,89 @@ def estimate_cmd(
     ] = Engine.analytic,
 ) -> None:
     """Map NET onto a chip and estimate traffic, congestion, timestep time and energy."""
+    if engine is Engine.sanafe:
+        given = (plot is not None, validate, max_cores is not None)
+        for option, on in zip(SANAFE_IGNORES, given, strict=True):
+            if on:
+                raise HwsimInputError(option, "--engine sanafe", "use one or the other")
+    check_activity_options(activity, timesteps, rate)
+    check_plot(plot, net, [chip], activity)
+    spec = load_chip(chip)
+    network = read_network(net)
+    act = costed_activity(network, net, activity, rate, timesteps)
+    if engine is Engine.sanafe:
+        return _sanafe_estimate(net, spec, act, placement.value, as_json)
     try:
-        spec = load_chip(chip)
-        network = read_network(net)
-        act = _activity(network, activity, rate, timesteps)
-        if engine is Engine.sanafe:
-            return _sanafe_estimate(net, spec, act, placement.value, as_json)
         record = estimate(network, act, spec, placement=placement.value, max_cores=max_cores)
-    except HwsimInputError as exc:
-        raise fail(str(exc)) from None
-    except ValueError as exc:  # bad option values (rate, timesteps)
+    except HwsimInputError:
+        raise
+    except ValueError as exc:  # an option value the model refuses
         raise fail(f"options: {exc}") from None
-    checks = None
-    if validate and record.feasible:
-        from hwsim.validate import validate_drain
-
-        try:
-            checks = validate_drain(record, spec)
-        except ValueError as exc:
-            raise fail(f"--validate: {exc}") from None
+    checks = _validate(record, spec) if validate and record.feasible else None
     if as_json:
         out = record.to_dict()
         if checks is not None:
             out["validation"] = [c.to_dict() for c in checks]
         typer.echo(json.dumps(jsonable(out), indent=2))
     else:
-        _print_record(record)
+        print_record(record)
         if checks is not None:
-            table = Table(
-                "step",
-                "messages",
-                "analytic drain s",
-                "simulated drain s",
-                "analytic/sim",
-                title="drain time per timestep: analytic model vs cycle-level simulation",
-            )
-            for c in checks:
-                table.add_row(
-                    str(c.timestep),
-                    str(c.messages),
-                    f"{c.analytic_s:.4g}",
-                    f"{c.simulated_s:.4g}",
-                    f"{c.ratio:.3f}",
-                )
-            Console(width=max(Console().width, 150)).print(table)
+            _print_checks(checks)
     if plot is not None:
-        if not record.feasible:
-            typer.echo(f"note: no plot written to {plot}: the network does not fit", err=True)
-            return
-        from hwsim.plot import plot_mesh  # matplotlib is slow to import; only when asked
-
-        plot_mesh(record, plot)
+        _plot(record, plot, [net, activity, chip_path(chip)])
 
 
-def _sanafe_estimate(net: Path, spec: Any, act: Any, placement: str, as_json: bool) -> None:
+def _validate(record: CostRecord, spec: ChipSpec) -> list[Any]:
+    """``--validate``: the analytic drain time per step against the cycle-level simulator."""
+    from hwsim.validate import validate_drain
+
+    try:
+        return list(validate_drain(record, spec))
+    except HwsimInputError:
+        raise
+    except ValueError as exc:
+        raise fail(f"--validate: {exc}") from None
+
+
+def _print_checks(checks: list[Any]) -> None:
+    table = Table(
+        "step",
+        "messages",
+        "analytic drain s",
+        "simulated drain s",
+        "analytic/sim",
+        title="drain time per timestep: analytic model vs cycle-level simulation",
+    )
+    for c in checks:
+        table.add_row(
+            str(c.timestep),
+            str(c.messages),
+            f"{c.analytic_s:.4g}",
+            f"{c.simulated_s:.4g}",
+            f"{c.ratio:.3f}",
+        )
+    Console(width=max(Console().width, 150)).print(table)
+
+
+def _plot(record: CostRecord, plot: Path, inputs: list[Path | None]) -> None:
+    """The mesh picture(s); an infeasible mapping has no traffic to draw, which is said."""
+    if not record.feasible:
+        typer.echo(f"note: no plot written to {plot}: the network does not fit", err=True)
+        return
+    from hwsim.plot import plot_mesh  # matplotlib is slow to import; only when asked
+
+    plot_mesh(record, plot, inputs=inputs)
+
+
+def _sanafe_estimate(net: Path, spec: ChipSpec, act: Activity, placement: str,
+                     as_json: bool) -> None:
     """`--engine sanafe`: hwsim on SANA-FE's spikes beside SANA-FE (imported only here)."""
     from hwsim.sanafe import SanafeMissingError, compare_file
 
     try:
         cmp = compare_file(net, spec, act, placement=placement)
-    except HwsimInputError as exc:
-        raise fail(str(exc)) from None
+    except HwsimInputError:
+        raise
     except (SanafeMissingError, ValueError) as exc:
         raise fail(f"--engine sanafe: {exc}") from None
     if as_json:
@@ -128,19 +155,8 @@ def _sanafe_estimate(net: Path, spec: Any, act: Any, placement: str, as_json: bo
         out["sanafe"] = cmp.to_dict()
         typer.echo(json.dumps(jsonable(out), indent=2))
         return
-    _print_record(cmp.hwsim)
+    print_record(cmp.hwsim)
     table = Table("per timestep", "hwsim", "SANA-FE", "hwsim / SANA-FE", title=cmp.sanafe.arch)
     for row in cmp.rows():
         table.add_row(*row)
     Console(width=max(Console().width, 150)).print(table)
-
-
-def _activity(network: Any, activity: Path | None, rate: float, timesteps: int | None) -> Any:
-    """The measured activity, else the rate assumption over the graph's T (or --timesteps)."""
-    if activity is not None:
-        return load_activity(activity, network, rate=rate)
-    if timesteps is not None and network.timesteps is not None and timesteps != network.timesteps:
-        raise HwsimInputError(
-            "--timesteps", str(timesteps), f"the graph's metadata T = {network.timesteps}"
-        )
-    return uniform_activity(rate, timesteps or network.timesteps or DEFAULT_TIMESTEPS)
