@@ -23,6 +23,8 @@ from hwsim.synthetic import traffic_matrix
 SHORTFALL = 0.02  # accepted below offered by more than this share: the network is saturated
 GROWTH = 1.5  # last quarter's mean latency over the first quarter's: latency is growing
 _CHUNK = 1024  # cycles of Bernoulli draws generated at once (bounds the memory of the draws)
+# packets are generated up front (up to one per node-cycle, ~40 bytes each): cap the node-cycles
+MAX_NODE_CYCLES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,15 @@ def simulate(
             raise ValueError(f"{name} must be a positive number of cycles, got {value}")
     router = router or RouterConfig()
     drain = measure if drain is None else drain
+    if drain < 0:
+        raise ValueError(f"drain must be >= 0 cycles, got {drain}")
     mesh = Mesh(rows, cols)
     n = mesh.n_routers
+    if n * (warmup + measure + drain) > MAX_NODE_CYCLES:
+        raise ValueError(
+            f"{rows}x{cols} mesh over {warmup + measure + drain} cycles (warm-up, window, "
+            f"drain): at most {MAX_NODE_CYCLES:,} node-cycles"
+        )
     rng = np.random.default_rng(seed)
     end = warmup + measure
     src, dst, birth = _packets(mesh, pattern, rate, end + drain, hotspot_fraction, rng)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from hwsim.cli import app
 from hwsim.mesh import Mesh
 from hwsim.noc_router import PORTS, NocSim, RouterConfig, neighbours
 from hwsim.nocsim import simulate, simulate_burst
 from hwsim.synthetic import synthetic, synthetic_report
 
+runner = CliRunner()
 
 def run_all(sim: NocSim, limit: int = 10_000) -> None:
     sim.watch(np.arange(sim.delivered.size))
@@ -189,3 +194,46 @@ def test_report_takes_the_verdict_from_the_simulation() -> None:
     assert over["simulated"] is None and over["saturated"] is True
     with pytest.raises(ValueError, match="whole cycles"):
         synthetic_report(4, 4, "uniform", 0.1, router_cycles=1.5)
+
+
+# --- the command ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("rate", "saturated"), [(0.1, False), (0.3, False), (0.45, True)])
+def test_hwsim_synthetic_8x8_reports_saturation_from_the_simulation(
+    rate: float, saturated: bool
+) -> None:
+    res = runner.invoke(app, ["synthetic", "--mesh", "8x8", "--rate", str(rate), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["verdict_from"] == "simulation"
+    assert data["saturated"] is saturated
+    assert data["analytic_saturated"] is False  # the analytic bound is 0.5 for every one
+    assert data["zero_load_latency_cycles"] == pytest.approx(11.5)
+    assert data["simulated"]["cycles"] >= 5000  # 1000 warm-up + 4000 measured by default
+
+
+def test_hwsim_synthetic_text_shows_both_sides() -> None:
+    res = runner.invoke(app, ["synthetic", "--mesh", "4x4", "--rate", "0.2", "--cycles", "500"])
+    assert res.exit_code == 0, res.output
+    assert "analytic" in res.stdout and "simulated" in res.stdout
+    assert "not saturated" in res.stdout
+    off = runner.invoke(app, ["synthetic", "--mesh", "4x4", "--rate", "0.2", "--no-sim"])
+    assert "simulated: not run" in off.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--vcs", "0"], "vcs"),
+        (["--buffer-flits", "0"], "buffer_flits"),
+        (["--cycles", "0"], "measure"),
+        (["--router-cycles", "1.5"], "whole cycles"),
+        (["--mesh", "32x32", "--cycles", "100000"], "node-cycles"),
+    ],
+)
+def test_hwsim_synthetic_bad_simulation_options_are_one_line_errors(
+    args: list[str], fragment: str
+) -> None:
+    res = runner.invoke(app, ["synthetic", *args])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines

@@ -1,4 +1,5 @@
-"""``hwsim synthetic``: analytic load and latency of synthetic traffic (the NoC model check)."""
+"""``hwsim synthetic``: synthetic traffic on a mesh, analytic model beside the cycle-level
+simulation (finite buffers, credit back-pressure), which gives the saturation verdict."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hwsim.cli.common import app, fail, jsonable
-from hwsim.synthetic import synthetic as run_synthetic
+from hwsim.synthetic import synthetic_report
 
 
 class Pattern(StrEnum):
@@ -22,13 +23,21 @@ class Pattern(StrEnum):
 def synthetic_cmd(
     mesh: Annotated[str, typer.Option(help="mesh size, e.g. 8x8")] = "8x8",
     pattern: Annotated[Pattern, typer.Option(help="traffic pattern")] = Pattern.uniform,
-    rate: Annotated[float, typer.Option(help="injection rate, packets per node per cycle")] = 0.1,
+    rate: Annotated[float, typer.Option(help="injection rate, flits per node per cycle")] = 0.1,
     hotspot_fraction: Annotated[float, typer.Option(help="share of traffic to the hotspot")] = 0.2,
     router_cycles: Annotated[float, typer.Option(help="cycles per router stage")] = 1.0,
     link_cycles: Annotated[float, typer.Option(help="cycles per link traversal")] = 1.0,
+    sim: Annotated[
+        bool, typer.Option("--sim/--no-sim", help="run the cycle-level simulation too")
+    ] = True,
+    warmup: Annotated[int, typer.Option(help="simulated warm-up cycles")] = 1000,
+    cycles: Annotated[int, typer.Option(help="simulated measurement window, cycles")] = 4000,
+    vcs: Annotated[int, typer.Option(help="virtual channels per input port")] = 4,
+    buffer_flits: Annotated[int, typer.Option(help="flits of buffer per virtual channel")] = 4,
+    seed: Annotated[int, typer.Option(help="seed of the simulated traffic")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Analytic load and latency of synthetic traffic under XY routing (NoC model check)."""
+    """Latency and saturation of synthetic traffic under XY routing: analytic and simulated."""
     try:
         rows_s, cols_s = mesh.lower().split("x")
         rows, cols = int(rows_s), int(cols_s)
@@ -37,7 +46,7 @@ def synthetic_cmd(
     except ValueError:
         raise fail(f"--mesh: {mesh}: ROWSxCOLS with positive integers, e.g. 8x8") from None
     try:
-        res = run_synthetic(
+        rep = synthetic_report(
             rows,
             cols,
             pattern.value,
@@ -45,20 +54,16 @@ def synthetic_cmd(
             router_cycles=router_cycles,
             link_cycles=link_cycles,
             hotspot_fraction=hotspot_fraction,
+            simulate=sim,
+            warmup=warmup,
+            measure=cycles,
+            vcs=vcs,
+            buffer_flits=buffer_flits,
+            seed=seed,
         )
     except ValueError as exc:
         raise fail(f"options: {exc}") from None
     if as_json:
-        typer.echo(json.dumps(jsonable(res.to_dict()), indent=2))
+        typer.echo(json.dumps(jsonable(rep.to_dict()), indent=2))
         return
-    lat = (
-        "unbounded (saturated)"
-        if res.mean_latency_cycles is None
-        else (f"{res.mean_latency_cycles:.3f} cycles")
-    )
-    typer.echo(
-        f"{rows}x{cols} {res.pattern} at {rate:g} packets/node/cycle: mean hops "
-        f"{res.mean_hops:.3f}, zero-load latency {res.zero_load_latency_cycles:.3f} cycles, "
-        f"mean latency {lat}, max link utilisation {res.max_link_utilisation:.3f}, "
-        f"saturation at {res.saturation_rate:.4g}"
-    )
+    typer.echo("\n".join(rep.lines()))
