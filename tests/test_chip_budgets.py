@@ -124,7 +124,7 @@ def test_base_profile_search_section_is_inherited_key_by_key(
     base = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
     base["search"] = {"max_cores": 8, "max_energy_j": 1.0}
     (chips / "based.yaml").write_text(yaml.safe_dump(base))
-    monkeypatch.setattr(hwsim.chip, "builtin_chip_dir", lambda: chips)
+    monkeypatch.setattr(hwsim.chip.profile, "builtin_chip_dir", lambda: chips)
     child = {"base": "based", "name": "c", "description": "c", "search": {"max_energy_j": 2.0}}
     assert dict(parse_chip(child, "c.yaml").search_budgets) == {"max_cores": 8, "max_energy_j": 2.0}
     bare = {"base": "based", "name": "c", "description": "c"}
