@@ -94,6 +94,55 @@ def plot_checks(checks: list, path: Path, title: str, inputs: tuple[Path, ...]) 
     return path
 
 
+def _preprocess_record(net, checkpoint: Path, dataset: str | None,
+                       allow_unknown_preprocess: bool) -> dict | None:
+    """How the export's inputs are prepared: from ``--dataset``, else the checkpoint's own record;
+    a missing record is an error unless explicitly allowed (then a warning)."""
+    from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
+    from autosnn.data.registry import get_spec
+
+    if dataset is not None:
+        record: dict | None = preprocessing_meta(get_spec(dataset).info)
+    else:
+        record = preprocess_from_extra(getattr(net, "extra", {}))
+    if record is None:
+        msg = (f"{checkpoint}: field extra.preprocess: the checkpoint does not record how inputs "
+               "are prepared (normalisation, encoding, dataset)")
+        if not allow_unknown_preprocess:
+            raise AutosnnError(msg + "; name the data set with --dataset, or pass "
+                               "--allow-unknown-preprocess")
+        print(f"WARNING: {msg}; the export says 'preprocess unknown' and other tools will feed "
+              "it wrong inputs", file=sys.stderr)
+    elif tuple(record["input_shape"]) != tuple(net.config.input_shape):
+        raise AutosnnError(f"{checkpoint}: the network takes {tuple(net.config.input_shape)}, "
+                           f"data set {record['dataset']} gives {tuple(record['input_shape'])}")
+    return record
+
+
+def _check_lines(checks: list) -> tuple[list[str], bool]:
+    """The verification report: per consumer its class agreement and per-layer cosines."""
+    lines, ok = [], True
+    for check in checks:
+        if check.skipped:
+            lines.append(f"  {check.consumer}: skipped ({check.skipped})")
+            continue
+        verdict = "ok" if check.passed else "BELOW THRESHOLD"
+        lines.append(f"  {check.consumer}: class agreement with PyTorch "
+                     f"{100 * check.class_agreement:.1f}% (threshold "
+                     f"{100 * check.threshold:.0f}%) {verdict}"
+                     + (f"; {check.note}" if check.note else ""))
+        if check.cosine:
+            worst = min(check.cosine, key=check.cosine.get)
+            lines.append(f"    per-layer cosine of time-averaged spikes: min "
+                         f"{check.cosine[worst]:.4f} ({worst})")
+            for name, cos in check.cosine.items():
+                extra = (f"  spike mismatch {check.mismatch[name]:.4f}"
+                         if name in check.mismatch else "")
+                lines.append(f"      {name}: {cos:.4f}{extra}")
+        ok = ok and check.passed
+    return lines, ok
+
+
 def export_checkpoint(
     *,
     checkpoint: Path,
@@ -113,8 +162,6 @@ def export_checkpoint(
     """Load ``checkpoint`` safely and export it; returns (path written, report lines, whether
     every verification passed)."""
     import autosnn
-    from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
-    from autosnn.data.registry import get_spec
     from exporters import export, get_exporter
     from safeio import check_outputs
 
@@ -124,22 +171,7 @@ def export_checkpoint(
     if verify_samples < 1:
         raise AutosnnError(f"--verify-samples {verify_samples}: expected >= 1")
     net = autosnn.load(checkpoint)
-    if dataset is not None:
-        record: dict | None = preprocessing_meta(get_spec(dataset).info)
-    else:
-        record = preprocess_from_extra(getattr(net, "extra", {}))
-    lines = []
-    if record is None:
-        msg = (f"{checkpoint}: field extra.preprocess: the checkpoint does not record how inputs "
-               "are prepared (normalisation, encoding, dataset)")
-        if not allow_unknown_preprocess:
-            raise AutosnnError(msg + "; name the data set with --dataset, or pass "
-                               "--allow-unknown-preprocess")
-        print(f"WARNING: {msg}; the export says 'preprocess unknown' and other tools will feed "
-              "it wrong inputs", file=sys.stderr)
-    elif tuple(record["input_shape"]) != tuple(net.config.input_shape):
-        raise AutosnnError(f"{checkpoint}: the network takes {tuple(net.config.input_shape)}, "
-                           f"data set {record['dataset']} gives {tuple(record['input_shape'])}")
+    record = _preprocess_record(net, checkpoint, dataset, allow_unknown_preprocess)
     out = output if output is not None else Path(checkpoint).with_suffix(exp.suffix)
     check_outputs([out, plot], inputs=[checkpoint], create_folders=True)
     path = export(net, target, out, preprocess=record, inputs=(checkpoint,), compat=compat,
@@ -149,35 +181,17 @@ def export_checkpoint(
         head += f", compat={compat}"
     if record is not None:
         head += f"; inputs: {record['dataset']}, {record['recipe']}"
-    lines.append(head + ")")
-    ok = True
-    if verify:
-        x, _, label = verification_input(net, record, verify_samples, data_dir, seed)
-        lines.append(f"verify on {label}:")
-        checks = exp.verify(net, path, x)
-        if plot is not None:
-            plot_checks(checks, plot, f"{path.name} ({target}) on {label}",
-                        (Path(checkpoint), path))
-            lines.append(f"wrote {plot}")
-        for check in checks:
-            if check.skipped:
-                lines.append(f"  {check.consumer}: skipped ({check.skipped})")
-                continue
-            verdict = "ok" if check.passed else "BELOW THRESHOLD"
-            lines.append(f"  {check.consumer}: class agreement with PyTorch "
-                         f"{100 * check.class_agreement:.1f}% (threshold "
-                         f"{100 * check.threshold:.0f}%) {verdict}"
-                         + (f"; {check.note}" if check.note else ""))
-            if check.cosine:
-                worst = min(check.cosine, key=check.cosine.get)  # type: ignore[arg-type]
-                lines.append(f"    per-layer cosine of time-averaged spikes: min "
-                             f"{check.cosine[worst]:.4f} ({worst})")
-                for name, cos in check.cosine.items():
-                    extra = (f"  spike mismatch {check.mismatch[name]:.4f}"
-                             if name in check.mismatch else "")
-                    lines.append(f"      {name}: {cos:.4f}{extra}")
-            ok = ok and check.passed
-    return path, lines, ok
+    lines = [head + ")"]
+    if not verify:
+        return path, lines, True
+    x, _, label = verification_input(net, record, verify_samples, data_dir, seed)
+    lines.append(f"verify on {label}:")
+    checks = exp.verify(net, path, x)
+    if plot is not None:
+        plot_checks(checks, plot, f"{path.name} ({target}) on {label}", (Path(checkpoint), path))
+        lines.append(f"wrote {plot}")
+    check_lines, ok = _check_lines(checks)
+    return path, lines + check_lines, ok
 
 
 @app.command("export")
