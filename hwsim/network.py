@@ -8,6 +8,7 @@ several edges into one layer sum (residual adds). Input and Output nodes live on
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,24 +281,42 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
     """Reduce a NIR graph to layers and projections (raises HwsimInputError on what it can't)."""
     nodes = dict(graph.nodes)  # plus composite convs (`_compose`); the graph is not changed
     succ: dict[str, list[str]] = {name: [] for name in nodes}
-    indeg: dict[str, int] = {name: 0 for name in nodes}
     for a, b in graph.edges:
         if a not in nodes or b not in nodes:
             raise HwsimInputError(where, f"edge {a}->{b}", "both ends to be nodes of the graph")
         succ[a].append(b)
-        indeg[b] += 1
-    order: list[str] = []
-    ready = [n for n in nodes if indeg[n] == 0]
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for m in succ[n]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                ready.append(m)
-    if len(order) != len(nodes):
-        raise HwsimInputError(where, "edges", "an acyclic graph (recurrent edges not supported)")
+    order = _topological(succ, where)
+    layers = _layers(order, nodes, where)
+    projections = [
+        p for name in order if name in layers and layers[name].kind != "output"
+        for p in _projections_from(layers[name], nodes, succ, layers, where)
+    ]
+    ordered = tuple(layers[n] for n in order if n in layers)
+    if not any(la.kind == "neuron" for la in ordered):
+        raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
+    return Network(ordered, tuple(projections), graph_timesteps(graph, where))
 
+
+def _topological(succ: dict[str, list[str]], where: str) -> list[str]:
+    """Nodes in topological order, ties in the graph's node order (the standard library's
+    sorter, which releases nodes first in, first out)."""
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name in succ:
+        sorter.add(name)
+    for a, bs in succ.items():
+        for b in bs:
+            sorter.add(b, a)
+    try:
+        return list(sorter.static_order())
+    except graphlib.CycleError:
+        raise HwsimInputError(
+            where, "edges", "an acyclic graph (recurrent edges not supported)"
+        ) from None
+
+
+def _layers(order: list[str], nodes: dict[str, nir.NIRNode], where: str) -> dict[str, Layer]:
+    """The populations: host input/output and the spiking nodes, with their neuron shapes;
+    weight and pass-through nodes are not layers, any other node type is an error."""
     layers: dict[str, Layer] = {}
     for name in order:
         node = nodes[name]
@@ -311,47 +330,50 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
             layers[name] = Layer(name, "neuron", _node_shape(node, name, where))
         elif not isinstance(node, CONV_TYPES + DENSE_TYPES + PASS_TYPES):
             raise HwsimInputError(where, name, f"a supported node type (got {type(node).__name__})")
+    return layers
 
-    projections: list[Projection] = []
-    for name in order:
-        src = layers.get(name)
-        if src is None or src.kind == "output":
+
+def _projections_from(
+    src: Layer,
+    nodes: dict[str, nir.NIRNode],
+    succ: dict[str, list[str]],
+    layers: dict[str, Layer],
+    where: str,
+) -> list[Projection]:
+    """The projections out of `src`: walk through pass-through nodes, remembering the (single)
+    weight node on the path (two plain Conv2d in series compose into one, added to `nodes`).
+    Each (node, weight node) state is visited once, so k parallel pass-through paths cost k
+    steps (not 2^k) and reach a layer through one weight node once (not once per path)."""
+    out: list[Projection] = []
+    stack: list[tuple[str, str | None]] = [(m, None) for m in succ[src.name]]
+    seen: set[tuple[str, str | None]] = set()
+    while stack:
+        state = stack.pop()
+        if state in seen:
             continue
-        # walk through pass-through nodes, remembering the (single) weight node on the path;
-        # each (node, weight node) state is visited once, so k parallel pass-through paths cost
-        # k steps (not 2^k) and reach a layer through one weight node once (not once per path)
-        stack: list[tuple[str, str | None]] = [(m, None) for m in succ[name]]
-        seen: set[tuple[str, str | None]] = set()
-        while stack:
-            state = stack.pop()
-            if state in seen:
-                continue
-            seen.add(state)
-            node_name, via = state
-            if node_name in layers:
-                node = nodes[via] if via is not None else None
-                projections.append(_projection(src, layers[node_name], via or "", node, where))
-                continue
-            node = nodes[node_name]
-            if isinstance(node, CONV_TYPES + DENSE_TYPES):
-                if via is not None:
-                    composite = _compose(nodes[via], node, (via, node_name), where)
-                    if composite is None:
-                        raise HwsimInputError(
-                            where,
-                            node_name,
-                            f"one weight node between spiking layers (found {via} -> "
-                            f"{node_name}; only two plain Conv2d compose)",
-                        )
-                    nodes[f"{via}+{node_name}"] = composite
-                    via = f"{via}+{node_name}"
-                else:
-                    via = node_name
-            stack.extend((m, via) for m in succ[node_name])
-    ordered = tuple(layers[n] for n in order if n in layers)
-    if not any(la.kind == "neuron" for la in ordered):
-        raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
-    return Network(ordered, tuple(projections), graph_timesteps(graph, where))
+        seen.add(state)
+        node_name, via = state
+        if node_name in layers:
+            node = nodes[via] if via is not None else None
+            out.append(_projection(src, layers[node_name], via or "", node, where))
+            continue
+        node = nodes[node_name]
+        if isinstance(node, CONV_TYPES + DENSE_TYPES):
+            if via is not None:
+                composite = _compose(nodes[via], node, (via, node_name), where)
+                if composite is None:
+                    raise HwsimInputError(
+                        where,
+                        node_name,
+                        f"one weight node between spiking layers (found {via} -> "
+                        f"{node_name}; only two plain Conv2d compose)",
+                    )
+                nodes[f"{via}+{node_name}"] = composite
+                via = f"{via}+{node_name}"
+            else:
+                via = node_name
+        stack.extend((m, via) for m in succ[node_name])
+    return out
 
 
 def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:
