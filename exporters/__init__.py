@@ -127,6 +127,18 @@ def _verify_lava(net: Any, path: Path, x: Any) -> list[Any]:
     return check_lava_file(net, path, x)
 
 
+def _speck(net: Any, path: str | Path, **kw: Any) -> Path:
+    from exporters.speck_export import export_speck
+
+    return export_speck(net, path, **kw)
+
+
+def _verify_speck(net: Any, path: Path, x: Any) -> list[Any]:
+    from exporters.speck_export import check_speck
+
+    return check_speck(net, path, x)
+
+
 register_exporter(Exporter("nir", ".nir", ("compat", "dt", "geq_threshold"), _nir, _verify_nir,
                            "NIR 1.0 graph (HDF5), portable by default (spikingjelly, norse, "
                            "our runner), BN folded, PLIF as LIF, forward Euler dt"))
@@ -135,3 +147,6 @@ register_exporter(Exporter("onnx", ".onnx", (), _onnx, _verify_onnx,
 register_exporter(Exporter("lava", ".h5", (), _lava, _verify_lava,
                            "Lava (Loihi 2): netx HDF5 for chains, a Lava process graph for "
                            "residual networks (8-bit weights, fixed-point CUBA)"))
+register_exporter(Exporter("speck", ".speck.json", (), _speck, _verify_speck,
+                           "SynSense Speck via sinabs DynapcnnNetwork (speck space networks): "
+                           "layer->core map, memory per core, discretised parameters"))

@@ -132,7 +132,12 @@ class NirBuilder:
         return Signal(name, out)
 
     def neuron(self, name: str, srcs: Sequence[Signal], module: nn.Module) -> Signal:
-        """PLIF ``k = sigmoid(w)`` -> LIF(tau = dt / k, r = 1, v_leak = 0, v_reset = 0)."""
+        """PLIF ``k = sigmoid(w)`` -> LIF(tau = dt / k, r = 1, v_leak = 0, v_reset = 0); a neuron
+        with a ``nir_node(shape, dt, v_threshold)`` method (Speck's IF) states its own node."""
+        nir_node = getattr(module, "nir_node", None)
+        if callable(nir_node) and len({s.shape for s in srcs}) == 1:
+            self._add(name, nir_node(srcs[0].shape, self.dt, self.v_threshold), srcs)
+            return Signal(name, srcs[0].shape)
         if not isinstance(module, PLIF):
             raise layer_error(name, TARGET, f"{type(module).__name__} is not a spiking neuron "
                               "(only PLIF maps to LIF)")

@@ -27,7 +27,8 @@ def _shape3(input_shape: Sequence[int]) -> tuple[int, int, int]:
 
 def _space_net(config: ArchConfig, slot_choices: list[tuple[str, ...]]) -> SpikingNet:
     space = get_space(config.name)
-    C, neuron = config.channels, config.neuron
+    # a space may own its neuron (speck: IF) and refuse widths it cannot hold: SpeckSpace.neuron_for
+    C, neuron = config.channels, getattr(space, "neuron_for", lambda c: c.neuron)(config)
     stem = Stem(config.input_shape, C, neuron)
     body = nn.ModuleList()
     size = 32
