@@ -2,7 +2,7 @@
 
 - :func:`run_supernet`: build and train the super-network -> ``out/supernet.pt``.
 - :func:`run_search`: evolutionary / random search for one or several lambdas -> ``search.json``,
-  ``winner-<lambda>.json`` / ``.pt``, ``pareto.png``.
+  ``winner-<lambda>.json`` / ``.pt``, ``pareto.png`` (steps in :mod:`autosnn.app.nas_search`).
 - :func:`run_train`: retrain a genotype, a zoo model or a winner from scratch -> ``model.pt``.
 - :func:`run_eval`: accuracy, spikes per image, per-layer spikes and firing rates (+ activity).
 """
@@ -10,40 +10,30 @@
 from __future__ import annotations
 
 import json
-import math
-import random
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+import numpy as np
 import torch
 
 import autosnn
-from autosnn.app.chipcost import UNITS, Budgets, ChipCost, ChipTarget, chip_path
-from autosnn.app.report import chip_outputs
-from autosnn.core.config import EVAL_BATCH_SIZE, PAPER, SearchConfig, TrainConfig, override
+from autosnn.app.nas_search import SearchRequest, load_supernet, run_search
+from autosnn.core.config import EVAL_BATCH_SIZE, TrainConfig
 from autosnn.core.errors import AutosnnError
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.runtime import ExecConfig, configure, prepare_model, resolve_device
-from autosnn.core.spaces import genotype_text
 from autosnn.data import DatasetSplits
-from autosnn.data.preprocess import preprocess_from_extra, preprocessing_meta
+from autosnn.data.preprocess import preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
-from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 from safeio import atomic_write, write_json
 
-# Random architectures drawn for the chip's reference cost before giving up (rejected ones
-# cost a structural check each, not an evaluation).
-REFERENCE_DRAWS = 4000
-
-# search.json's "chosen": the lambda picked for the chip and why ("lambda" is a keyword, hence
-# the functional form)
-ChosenLambda = TypedDict("ChosenLambda", {"lambda": float, "key": str, "reason": str})
+__all__ = ["ModelSpec", "SearchRequest", "load_supernet", "model_from_winner", "run_eval",
+           "run_search", "run_supernet", "run_train"]
 
 
 @dataclass(frozen=True)
@@ -113,255 +103,7 @@ def run_supernet(
     return result
 
 
-# -- search -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchRequest:
-    """One search invocation: lambdas (all on the same super-network; empty with a chip = the
-    preset's lambda grid, and the lambda is chosen per chip), fitness form, Algorithm 1 settings,
-    seed, how candidates are evaluated (batch size, precision), and an optional chip target."""
-
-    lambdas: tuple[float, ...] = PAPER.lambdas
-    fitness: str = PAPER.fitness
-    config: SearchConfig = SearchConfig()
-    seed: int = 0
-    eval_batch_size: int = EVAL_BATCH_SIZE
-    precision: str = "fp32"
-    device: str = "cpu"
-    val_limit: int | None = None  # overrides the super-network's recorded D_val cap
-    data_dir: str | None = None  # overrides the super-network's recorded data folder
-    expect: dict | None = None  # space/channels/timesteps/dataset the user named: must match
-    chip: str | None = None  # optimise a cost on this chip profile (hwsim) instead of spikes
-    chip_metric: str = "energy"
-    budgets: Budgets = Budgets()
-    lambda_auto: bool = False  # sweep ``lambdas`` and choose one for the chip
-
-
-def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
-    """Load a super-network checkpoint written by :func:`run_supernet` and its ``extra``."""
-    net = autosnn.load(path)
-    if net.config.kind != "supernet":
-        raise AutosnnError(f"{path}: not a super-network checkpoint (kind {net.config.kind!r})")
-    extra = getattr(net, "extra", {})
-    if "spikes_avg" not in extra or "data" not in extra:
-        raise AutosnnError(f"{path}: field extra: missing spikes_avg/data (not from autosnn supernet)")
-    return net, extra
-
-
-def run_search(
-    *,
-    supernet: Path,
-    request: SearchRequest,
-    out: Path,
-    resume: bool = False,
-    reporter: Reporter | None = None,
-) -> dict:
-    """Search the super-network for each lambda; write search.json, winners and pareto.png, and
-    with a chip: sweep.json, the chosen winner's NIR file and hwsim report, and report.md.
-
-    Returns the ``search.json`` content.
-    """
-    from autosnn.search.evaluate import eval_batches
-    from autosnn.search.fitness import accuracy_fitness, lambda_key, make_fitness, spike_cost
-    from autosnn.search.lambdas import STATE_FILE, search_lambdas
-    from autosnn.search.outputs import entry, extract_winner, plot_pareto
-    from autosnn.search.ranks import RankSplitEvaluator
-    from autosnn.search.shared_eval import SharedPrefixEvaluator
-
-    reporter = reporter or Reporter(quiet=True)
-    out.mkdir(parents=True, exist_ok=True)
-    net, extra = load_supernet(supernet)
-    device = resolve_device(request.device)
-    net = net.to(device)
-    data = override(DataSpec.from_dict(extra["data"]), val_limit=request.val_limit,
-                    data_dir=request.data_dir)
-    have = {"space": net.config.name, "channels": net.config.channels,
-            "timesteps": net.config.timesteps, "dataset": extra.get("dataset")}
-    for key, want in (request.expect or {}).items():
-        if want != have[key]:
-            raise AutosnnError(
-                f"{supernet}: the super-network was trained with {key} {have[key]!r}, not "
-                f"{want!r}; the search uses the super-network's settings"
-            )
-    splits = load_data(data)
-    spikes_avg = float(extra["spikes_avg"])
-    ann = net.config.neuron != "plif"
-    lambdas = tuple(dict.fromkeys(request.lambdas))
-    if ann and any(lam != 0 for lam in lambdas):
-        raise AutosnnError("the ANN variant (neuron relu) has no spikes: search it with --lambda 0")
-    if ann and request.chip:
-        raise AutosnnError("--chip needs a spiking super-network (this one is the ANN variant)")
-
-    space = net.search_space()
-    batches_ = eval_batches(splits.val, request.eval_batch_size, device)
-    # under torchrun every rank evaluates its share of each round's candidates
-    evaluator = RankSplitEvaluator(SharedPrefixEvaluator(net, batches_, request.precision),
-                                   distributed.init(device))
-
-    # The fitness, built in one place: a cost (spikes, or a chip metric) and a form.
-    chip_model: ChipCost | None = None
-    cost, cost_ref, cost_name = spike_cost, spikes_avg, "spikes per image"
-    if request.chip:
-        chip_model = ChipCost(
-            ChipTarget(chip_path(request.chip), request.chip_metric, budgets=request.budgets),
-            space=space, channels=net.config.channels, num_classes=net.config.num_classes,
-            input_shape=net.config.input_shape, timesteps=net.config.timesteps,
-        )
-        # Cost_ref: mean cost of seeded random architectures that map onto the chip (drawn 8 at
-        # a time until one is feasible within the budgets, at most 64 evaluated; on a chip
-        # whose rules exclude many blocks, e.g. TrueNorth's 256 axons, few map at all).
-        rng = random.Random(request.seed)
-        drawn: set = set()
-        sample: list = []
-        evaluated: list = []
-        while len(sample) < 64 and len(drawn) < min(space.size, REFERENCE_DRAWS):
-            batch = [g for g in dict.fromkeys(space.sample(rng) for _ in range(8))
-                     if g not in drawn]
-            drawn.update(batch)
-            batch = [g for g in batch if chip_model.admissible(g)]
-            sample += batch
-            evaluated += evaluator(batch) if batch else []
-            if any(chip_model.binding(e) is None for e in evaluated):
-                break
-        if not sample:
-            common = Counter(chip_model.rejected.values()).most_common(1)
-            why = f"{common[0][1]} of them: {common[0][0]}" if common else "none drawn"
-            raise AutosnnError(
-                f"chip {chip_model.profile.name}: none of {len(drawn)} random architectures of "
-                f"{space.name} maps onto it ({why}); try fewer channels (see `hwsim fit`), a "
-                "board profile, or looser budgets"
-            )
-        budgets = chip_model.budgets
-        if budgets.from_profile:
-            reporter.log(f"budgets from the search: section of {budgets.profile} (options "
-                         "override them): " + ", ".join(
-                             f"{n} {v:g}" for n, v in budgets.to_dict().items()
-                             if n in budgets.from_profile))
-        cost, cost_name = chip_model.cost, f"{request.chip_metric} ({UNITS[request.chip_metric]})"
-        cost_ref = chip_model.reference_cost(evaluated)
-        reporter.log(f"chip {chip_model.profile.name}: mean {cost_name} of {len(sample)} sampled "
-                     f"architectures (measured activity): {cost_ref:.4g}")
-
-    def fitness_for(lam: float):
-        if ann:
-            return accuracy_fitness()
-        return make_fitness(request.fitness, lam, cost_ref, cost)
-
-    fingerprint = json.dumps({
-        "supernet": net.config.to_json(), "spikes_avg": spikes_avg, "data": data.to_dict(),
-        "fitness": request.fitness, "search": asdict(request.config), "seed": request.seed,
-        "lambdas": list(lambdas), "precision": request.precision,
-        "batch": request.eval_batch_size, "chip": request.chip, "chip_metric": request.chip_metric,
-        **({"budgets": chip_model.budgets.to_dict()} if chip_model is not None else {}),
-    }, sort_keys=True)
-    reporter.log(
-        f"{request.config.method} search over {space.size:,} architectures of {net.config.name}, "
-        f"lambdas {', '.join(lambda_key(x) for x in lambdas)}, {len(splits.val)} D_val samples, "
-        f"Spikes_avg {spikes_avg:,.0f}"
-    )
-    result = search_lambdas(
-        space, evaluator, fitness_for, lambdas, request.config, seed=request.seed,
-        state_path=out / STATE_FILE, resume=resume, fingerprint=fingerprint, reporter=reporter,
-        admissible=chip_model.admissible if chip_model is not None else None,
-    )
-    if any(not s.top for s in result.states.values()):  # every candidate drawn was rejected
-        raise AutosnnError(f"no architecture the search drew maps onto the chip ({request.chip})")
-    if chip_model is not None and chip_model.rejected:
-        reporter.log(f"{len(chip_model.rejected)} architectures rejected before evaluation: "
-                     f"they cannot map onto {chip_model.profile.name}")
-    fits = {lambda_key(lam): fitness_for(lam) for lam in lambdas}
-    rounds = {k: dict(s.evaluated) for k, s in result.states.items()}
-    entries = []
-    for e in result.evaluations:
-        d = entry(e.genotype, e.accuracy, e.spikes)
-        d["round"] = next(rounds[k][e.genotype] for k in fits if e.genotype in rounds[k])
-        d["rounds"] = {k: rounds[k][e.genotype] for k in fits if e.genotype in rounds[k]}
-        d["fitness"] = {k: _finite(f(e)) for k, f in fits.items()}
-        if chip_model is not None:
-            d["cost"] = _finite(chip_model.cost(e))
-            d["feasible"] = chip_model.binding(e) is None
-            d["binding"] = chip_model.binding(e)
-        entries.append(d)
-    by_geno = {e.genotype: e for e in result.evaluations}
-    winners: dict[str, dict] = {}
-    points: list[SweepPoint] = []
-    for lam in lambdas:
-        key = lambda_key(lam)
-        e = by_geno[result.states[key].top[0]]
-        winners[key] = {
-            "lambda": lam, "genotype": genotype_text(e.genotype), "accuracy": e.accuracy,
-            "spikes": e.spikes, "fitness": _finite(fits[key](e)), "space": net.config.name,
-            "channels": net.config.channels, "timesteps": net.config.timesteps,
-            "neuron": "plif", "checkpoint": f"winner-{key}.pt",
-        }
-        if chip_model is not None:
-            winners[key]["chip"] = chip_model.summary(e)
-            points.append(SweepPoint(key, lam, e.accuracy, chip_model.cost(e),
-                                     chip_model.binding(e)))
-    chosen: ChosenLambda | None = None
-    if chip_model is not None:
-        try:
-            point, why = choose_lambda(points, budgets=chip_model.budgets.active)
-        except AutosnnError:
-            if request.lambda_auto or len(points) == 1:
-                raise
-            point, why = points[0], "infeasible"  # explicit lambdas: report, keep the files
-        if not request.lambda_auto and len(points) > 1:
-            why = "lambdas given explicitly; " + why
-        chosen = {"lambda": point.lam, "key": point.key, "reason": why}
-    doc = {
-        "space": net.config.name, "candidates": list(space.candidates),
-        "supernet": {"config": json.loads(net.config.to_json()), "spikes_avg": spikes_avg},
-        "data": data.to_dict(), "dataset": extra.get("dataset"),
-        "search": asdict(request.config),
-        "fitness": {"form": "accuracy" if ann else request.fitness, "cost": cost_name,
-                    "cost_ref": cost_ref},
-        "ann_variant": ann, "seed": request.seed, "lambdas": list(lambdas),
-        "evaluated": len(entries), "precision": request.precision,
-        "candidates_evaluated": entries, "winners": winners,
-        "chip": None if chip_model is None else {
-            "profile": chip_model.profile.name, "metric": request.chip_metric,
-            "reference_cost": cost_ref, "budgets": chip_model.budgets.to_dict(),
-            # where each budget came from: "profile" (its search: section), "cli", None (unset)
-            "budget_origins": chip_model.budgets.origins(),
-            "budget_profile": chip_model.budgets.profile, "chosen": chosen,
-            "rejected_before_evaluation": chip_model.rejections(),
-            "reference_sample": len(sample),
-        },
-    }
-    if not distributed.is_main():  # rank 0 writes every output
-        return doc
-    write_json(out / "search.json", doc)
-    for key, w in winners.items():
-        write_json(out / f"winner-{key}.json", w)
-        model = extract_winner(net, tuple(w["genotype"].split(",")), neuron="plif")
-        autosnn.save(model, out / f"winner-{key}.pt", extra={
-            "winner": w, "data": data.to_dict(), "inherited": not ann,
-            "preprocess": preprocess_from_extra(extra),
-        })
-    title = (f"{net.config.name} C={net.config.channels} T={net.config.timesteps} on "
-             f"{extra.get('dataset')}: {len(entries)} candidates")
-    if chip_model is None:
-        plot_pareto(entries, winners, out / "pareto.png", title)
-    else:
-        title += f", {chip_model.profile.name}"
-        plot_pareto(entries, winners, out / "pareto.png", title, x_key="cost",
-                    x_label=f"{cost_name} on {chip_model.profile.name}",
-                    highlight=chosen["key"] if chosen else None)
-        chip_outputs(out, doc, net, chip_model, by_geno, reporter,
-                     preprocess=preprocess_from_extra(extra))
-    write_json(out / "search-timing.json", {
-        "seconds_per_lambda": result.seconds, "architectures_evaluated": len(entries),
-        "evaluated_by_this_run": result.evaluated_now, "resumed": resume,
-    })
-    for key, w in winners.items():
-        reporter.log(f"winner lambda={key}: {w['genotype']} acc {100 * w['accuracy']:.2f}% "
-                     f"spikes {w['spikes']:,.0f} -> {out / w['checkpoint']}")
-    return doc
-
-
-def _finite(x: float) -> float | None:
-    """JSON has no infinities: an infeasible fitness or cost is written as null."""
-    return x if math.isfinite(x) else None
+# -- search: autosnn.app.nas_search (re-exported here, the stage functions' one import) --------
 
 
 # -- retraining and evaluation ----------------------------------------------------------------
@@ -481,9 +223,7 @@ def run_eval(
 ):
     """Evaluate a checkpoint on a split; optionally save per-neuron spike counts to ``activity``
     (npz: one array per spiking layer, plus ``T`` and ``samples``). Returns an EvalResult."""
-    import numpy as np
-
-    from autosnn.search.evaluate import activity_arrays, evaluate
+    from autosnn.search.evaluate import evaluate
 
     if split not in SPLITS:
         raise AutosnnError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
@@ -504,3 +244,17 @@ def run_eval(
             arrays: dict[str, Any] = activity_arrays(net, result.timesteps, result.samples)
             np.savez_compressed(f, **arrays)
     return result
+
+
+def activity_arrays(net: SpikingNet, timesteps: int, samples: int) -> dict[str, np.ndarray]:
+    """The ``--activity`` npz that ``hwsim estimate --activity`` reads (after
+    ``evaluate(..., activity=True)``): per-neuron spike counts per timestep per sample,
+    ``(T, *neuron_shape)``, keyed by NIR node name (the spiking module names, and ``input``),
+    plus the scalars ``T`` and ``samples``. Here, not in the search layer: the NIR names are the
+    exporters' business, and only the application layer joins the two."""
+    from exporters.nir_export import activity_to_nir_names
+
+    out = activity_to_nir_names(net, net.activity())
+    out["T"] = np.array(timesteps, dtype=np.int64)
+    out["samples"] = np.array(samples, dtype=np.int64)
+    return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -103,19 +102,6 @@ def evaluate(
         accuracy=correct / seen_, spikes=sum(counts) / seen_, samples=seen, timesteps=T,
         per_layer=per_layer, neurons=neurons, firing_rate=rates_,
     )
-
-
-def activity_arrays(net: SpikingNet, timesteps: int, samples: int) -> dict[str, np.ndarray]:
-    """The ``--activity`` npz that ``hwsim estimate --activity`` reads (after
-    ``evaluate(..., activity=True)``): per-neuron spike counts per timestep per sample,
-    ``(T, *neuron_shape)``, keyed by NIR node name (the spiking module names, and ``input``),
-    plus the scalars ``T`` and ``samples``."""
-    from exporters.nir_export import activity_to_nir_names
-
-    out = activity_to_nir_names(net, net.activity())
-    out["T"] = np.array(timesteps, dtype=np.int64)
-    out["samples"] = np.array(samples, dtype=np.int64)
-    return out
 
 
 class NaiveEvaluator:

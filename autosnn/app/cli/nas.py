@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
@@ -26,7 +27,7 @@ from autosnn.app.pipeline import (
     run_supernet,
     run_train,
 )
-from autosnn.core.checkpoint import MAX_CHANNELS, MAX_SIDE, MAX_TIMESTEPS
+from autosnn.core.checkpoint import MAX_CHANNELS, MAX_SIDE, MAX_TIMESTEPS, read_meta
 from autosnn.core.config import (
     PRESETS,
     SEARCH_METHODS,
@@ -42,7 +43,7 @@ from autosnn.core.runtime import PRECISIONS, resolve_device
 from autosnn.core.spaces import GENOTYPES, list_spaces
 from autosnn.core.zoo import list_zoo
 from autosnn.data.spec import SPLITS, DataSpec
-from autosnn.search.fitness import FITNESS_FORMS
+from autosnn.search.fitness import FITNESS_FORMS, check_lambda, lambda_key
 from autosnn.train.distributed import env_info
 from safeio import (
     check_output_file,
@@ -54,15 +55,26 @@ from safeio import (
 
 Dataset = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default fashion-mnist).")]
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with the dataset's files.")]
-SpaceName = choices("SpaceName", list_spaces())
-PresetName = choices("PresetName", PRESETS.names())
-NeuronKind = choices("NeuronKind", NEURONS.names())
-FitnessForm = choices("FitnessForm", FITNESS_FORMS.names())
-ZooName = choices("ZooName", list_zoo())
-SearchMethod = choices("SearchMethod", list(SEARCH_METHODS))
-ChipMetric = choices("ChipMetric", list(METRICS))
-Split = choices("Split", list(SPLITS))
-PrecisionName = choices("PrecisionName", list(PRECISIONS))
+if TYPE_CHECKING:  # the choices are string enums built from the registries at import time
+    SpaceName: TypeAlias = StrEnum
+    PresetName: TypeAlias = StrEnum
+    NeuronKind: TypeAlias = StrEnum
+    FitnessForm: TypeAlias = StrEnum
+    ZooName: TypeAlias = StrEnum
+    SearchMethod: TypeAlias = StrEnum
+    ChipMetric: TypeAlias = StrEnum
+    Split: TypeAlias = StrEnum
+    PrecisionName: TypeAlias = StrEnum
+else:
+    SpaceName = choices("SpaceName", list_spaces())
+    PresetName = choices("PresetName", PRESETS.names())
+    NeuronKind = choices("NeuronKind", NEURONS.names())
+    FitnessForm = choices("FitnessForm", FITNESS_FORMS.names())
+    ZooName = choices("ZooName", list_zoo())
+    SearchMethod = choices("SearchMethod", list(SEARCH_METHODS))
+    ChipMetric = choices("ChipMetric", list(METRICS))
+    Split = choices("Split", list(SPLITS))
+    PrecisionName = choices("PrecisionName", list(PRECISIONS))
 # Ranges are checked here, at the boundary, before any data is loaded or memory allocated; the
 # upper bounds (autosnn.core.checkpoint) are generous limits against typos, not tuning advice.
 MAX_EPOCHS = 100_000
@@ -87,7 +99,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output."
 SyncBN = Annotated[bool, typer.Option("--sync-bn", help="Under torchrun: batch norm over the global batch (all ranks), not each rank's slice.")]
 
 
-def _data_spec(preset: Preset, dataset, data_dir, seed, limit, timesteps) -> DataSpec:  # type: ignore[no-untyped-def]
+def _data_spec(preset: Preset, dataset: str | None, data_dir: str | None, seed: int,
+               limit: int | None, timesteps: int | None) -> DataSpec:
     return DataSpec(
         dataset=dataset, data_dir=data_dir, seed=seed,
         train_limit=limit if limit is not None else preset.train_limit,
@@ -97,8 +110,9 @@ def _data_spec(preset: Preset, dataset, data_dir, seed, limit, timesteps) -> Dat
     )
 
 
-def _train_cfg(base: TrainConfig, *, epochs, batch_size, seed, device, precision,  # type: ignore[no-untyped-def]
-               spike_reg=None, cutout=None) -> TrainConfig:
+def _train_cfg(base: TrainConfig, *, epochs: int | None, batch_size: int | None, seed: int,
+               device: str, precision: str | None, spike_reg: float | None = None,
+               cutout: int | None = None) -> TrainConfig:
     return override(base, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                     precision=_value(precision), spike_reg=spike_reg, cutout=cutout)
 
@@ -166,7 +180,8 @@ def supernet_cmd(
 
 
 def _parse_lambdas(values: list[str] | None, p: Preset, chip: bool) -> tuple[bool, tuple[float, ...]]:
-    """``--lambda`` values -> (auto?, lambdas): numbers <= 0, or ``auto`` (the preset's grid)."""
+    """``--lambda`` values -> (auto?, lambdas): numbers the library accepts
+    (:func:`~autosnn.search.fitness.check_lambda`), or ``auto`` (the preset's grid)."""
     if not values:
         return (True, p.lambda_grid) if chip else (False, p.lambdas)
     if "auto" in values:
@@ -181,9 +196,7 @@ def _parse_lambdas(values: list[str] | None, p: Preset, chip: bool) -> tuple[boo
             lam = float(v)
         except ValueError:
             raise typer.BadParameter(f"--lambda {v!r}: expected a number <= 0 or auto") from None
-        if not math.isfinite(lam) or lam > 0 or lam < -10:
-            raise typer.BadParameter(f"--lambda {v}: expected a finite number in [-10, 0]")
-        out.append(lam)
+        out.append(check_lambda(lam))
     return False, tuple(out)
 
 
@@ -247,8 +260,6 @@ def search_cmd(
         expect={k: v for k, v in expect.items() if v is not None},
         chip=chip, chip_metric=chip_metric.value,
     )
-    from autosnn.search.fitness import lambda_key
-
     supernet = supernet if supernet is not None else out / "supernet.pt"
     written = [out / n for n in ("search.json", "search-state.json", "pareto.png")]
     written += [out / f"winner-{lambda_key(lam)}{ext}" for lam in lams for ext in (".json", ".pt")]
@@ -341,8 +352,6 @@ def eval_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    import autosnn
-
     p = get_preset(preset.value)
     # Output problems are found before the evaluation, not after it.
     refuse_overwriting_inputs([activity, json_out], [checkpoint])
@@ -352,7 +361,7 @@ def eval_cmd(
         if path is not None:
             check_output_file(path)
     resolve_device(device)
-    T = autosnn.core.checkpoint.read_meta(checkpoint)[0]["config"].get("timesteps")
+    T = read_meta(checkpoint)[0]["config"].get("timesteps")
     result = run_eval(
         checkpoint=checkpoint, data=_data_spec(p, dataset, data_dir, seed, limit, T),
         split=split.value, batch_size=batch_size if batch_size is not None else p.eval_batch_size,
