@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 import typer
 
@@ -59,3 +60,12 @@ def even_channels(value: int | None) -> int | None:
     if value is not None and value % 2:
         raise typer.BadParameter(f"{value}: expected an even number of channels")
     return value
+
+
+MAX_SEED = 2**32 - 1  # numpy's seed range; torch and random accept it too
+SEED_HELP = "Seed (split, init, sampling, search), 0-2^32-1."
+
+
+def seed_option(help: str = SEED_HELP) -> Any:
+    """``--seed`` for every command: an integer in 0..2^32-1 (numpy refuses others minutes in)."""
+    return typer.Option("--seed", min=0, max=MAX_SEED, help=help)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 import typer
 
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices
+from autosnn.app.cli.common import choices, seed_option
 from autosnn.app.experiments import (
     UNIT_COSTS,
     Settings,
@@ -62,7 +62,7 @@ def experiment_cmd(
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with the dataset's files.")] = None,
     preset: Annotated[PresetName, typer.Option("--preset", help="quick (minutes to hours on a CPU) or paper.")] = PresetName("quick"),
     out: Annotated[Path, typer.Option("--out", help="Root folder: sub-runs in OUT/runs (shared by all experiments, reused when finished), the report in OUT/NAME.")] = Path("runs/experiments"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed (split, init, sampling, search).")] = 0,
+    seed: Annotated[int, seed_option()] = 0,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override the preset's epochs (both training stages).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Use at most N samples per split.")] = None,

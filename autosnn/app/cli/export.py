@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import typer
 
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices
+from autosnn.app.cli.common import choices, seed_option
 from autosnn.core.errors import AutosnnError
 from exporters import list_exporters
 
@@ -238,7 +238,7 @@ def export_cmd(
     data_dir: Annotated[
         str | None, typer.Option(help="data folder for --verify (default: $AUTOSNN_DATA)")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of synthetic --verify input")] = 0,
+    seed: Annotated[int, seed_option("seed of the synthetic --verify input, 0-2^32-1")] = 0,
     plot: Annotated[
         Path | None, typer.Option(help="with --verify: PNG of per-layer agreement per consumer")
     ] = None,
