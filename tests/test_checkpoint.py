@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import autosnn
+from autosnn.core.checkpoint import content_digest
 from autosnn.core.errors import CheckpointError
 from tests.helpers import randomise_for_eval
 
@@ -62,6 +63,40 @@ def test_checkpoint_for_another_architecture_is_a_clear_error(tmp_path: Path) ->
     autosnn.save(autosnn.build(channels=4), path)
     obj = torch.load(path, weights_only=True)
     obj["state_dict"] = autosnn.build(channels=8).state_dict()
+    obj["sha256"] = content_digest(obj["meta"], obj["state_dict"])  # well-formed, wrong weights
     torch.save(obj, path)
     with pytest.raises(CheckpointError, match="state_dict"):
+        autosnn.load(path)
+
+
+def test_a_changed_weight_is_reported_as_damage(tmp_path: Path) -> None:
+    path = tmp_path / "net.pt"
+    autosnn.save(autosnn.build(channels=4), path)
+    obj = torch.load(path, weights_only=True)
+    name = next(k for k, v in obj["state_dict"].items() if v.is_floating_point())
+    obj["state_dict"][name].view(-1)[0] += 1e-3  # one value off: loads, silently wrong
+    torch.save(obj, path)
+    with pytest.raises(CheckpointError, match="damaged"):
+        autosnn.load(path)
+
+
+def test_a_checkpoint_without_its_digest_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "net.pt"
+    autosnn.save(autosnn.build(channels=4), path)
+    obj = torch.load(path, weights_only=True)
+    del obj["sha256"]
+    torch.save(obj, path)
+    with pytest.raises(CheckpointError, match="sha256"):
+        autosnn.load(path)
+
+
+def test_integer_weights_are_refused_not_cast(tmp_path: Path) -> None:
+    path = tmp_path / "net.pt"
+    autosnn.save(autosnn.build(channels=4), path)
+    obj = torch.load(path, weights_only=True)
+    name = next(k for k in obj["state_dict"] if k.endswith("weight"))
+    obj["state_dict"][name] = obj["state_dict"][name].to(torch.int64)
+    obj["sha256"] = content_digest(obj["meta"], obj["state_dict"])
+    torch.save(obj, path)
+    with pytest.raises(CheckpointError, match="int64"):
         autosnn.load(path)

@@ -6,6 +6,7 @@ before anything in it runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -153,11 +154,26 @@ def finite(where: str | Path, field: str, value: Any) -> float:
     return float(value)
 
 
+def content_digest(meta: str, state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a checkpoint's content (the metadata text and every tensor's name, dtype,
+    shape and bytes, in name order): written with the file, so a flipped bit or an edit made
+    outside our writer is reported as damage instead of loading silently wrong weights."""
+    h = hashlib.sha256(meta.encode())
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def save(model: SpikingNet, path: str | Path, *, extra: dict[str, Any] | None = None) -> None:
-    """Write ``model`` (weights + architecture config + optional JSON-able ``extra``) to ``path``."""
-    meta = {"format": FORMAT, "config": json.loads(model.config.to_json()), "extra": extra or {}}
+    """Write ``model`` (weights + architecture config + optional JSON-able ``extra``) to ``path``,
+    with the digest of its content."""
+    meta = json.dumps({"format": FORMAT, "config": json.loads(model.config.to_json()),
+                       "extra": extra or {}})
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save({"meta": json.dumps(meta), "state_dict": state}, path)
+    atomic_torch_save({"meta": meta, "state_dict": state,
+                       "sha256": content_digest(meta, state)}, path)
 
 
 def read_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -190,6 +206,12 @@ def read_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{path}: field state_dict[{key!r}]: expected a tensor, got "
                                   f"{type(value).__name__}"[:300])
+    if not isinstance(obj.get("sha256"), str):
+        raise CheckpointError(f"{path}: field sha256: missing; the file was not written by "
+                              "autosnn's writer (or predates checksums): re-save it with autosnn")
+    if content_digest(obj["meta"], state) != obj["sha256"]:
+        raise CheckpointError(f"{path}: damaged: its content does not match the SHA-256 written "
+                              "with it (a changed byte or an edit outside autosnn)")
     return meta, state
 
 
@@ -206,6 +228,11 @@ def load(path: str | Path) -> SpikingNet:
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise CheckpointError(f"{path}: field meta.config: cannot build this architecture "
                               f"({type(exc).__name__}: {_first_line(exc)})") from None
+    want = model.state_dict()
+    for name, t in state.items():
+        if name in want and t.dtype != want[name].dtype:
+            raise CheckpointError(f"{path}: field state_dict[{name!r}]: expected {want[name].dtype}"
+                                  f", got {t.dtype}")
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as exc:
