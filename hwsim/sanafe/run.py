@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import nir
@@ -24,20 +24,7 @@ from hwsim.sanafe.netlist import (
 )
 from hwsim.sanafe.params import graph_dt
 
-_RESULT_KEYS = (
-    "arch",
-    "timesteps",
-    "energy_total_j",
-    "energy_synapse_j",
-    "energy_dendrite_j",
-    "energy_soma_j",
-    "energy_network_j",
-    "time_s",
-    "packets",
-    "synaptic_events",
-    "neurons_fired",
-    "neurons_updated",
-)
+_NOT_SCALAR = ("steps", "core_of_layer", "independent")  # left out of the summary keys
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +61,8 @@ class SanafeResult:
         return self.time_s / self.timesteps
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: getattr(self, k) for k in _RESULT_KEYS}
+        keys = [f.name for f in fields(self) if f.name not in _NOT_SCALAR]
+        out: dict[str, Any] = {k: getattr(self, k) for k in keys}
         out["figures"] = "SANA-FE's own" if self.independent else "the profile's, translated"
         out["energy_per_timestep_j"] = self.energy_per_timestep_j
         out["time_per_timestep_s"] = self.time_per_timestep_s
