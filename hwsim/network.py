@@ -105,6 +105,9 @@ def _pair(value: object, name: str, where: str) -> tuple[int, int]:
 
 
 MAX_NEURONS = 1 << 28  # 268 M per layer: beyond any chip system hwsim models
+# 4 M weights (32 MB): a crop selector composed with a stem conv has hundreds; strided convs
+# chained without a spiking node between them grow the composite kernel 2x per conv
+MAX_COMPOSITE_WEIGHTS = 1 << 22
 MAX_TIMESTEPS = 1 << 20  # 1,048,576 steps: beyond any inference hwsim models; bounds T x N
 
 
@@ -233,6 +236,11 @@ def _compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
     p2 = _numeric_padding(second, names[1], where)
     (k1h, k1w), (k2h, k2w) = w1.shape[2:], w2.shape[2:]
     kh, kw = k1h + (k2h - 1) * s1[0], k1w + (k2w - 1) * s1[1]
+    if w2.shape[0] * w1.shape[1] * kh * kw > MAX_COMPOSITE_WEIGHTS:  # before allocating it
+        raise HwsimInputError(
+            where, names[1], f"convs in series whose composite kernel has at most "
+            f"{MAX_COMPOSITE_WEIGHTS} weights (got {w2.shape[0]}x{w1.shape[1]}x{kh}x{kw})",
+        )
     weight = np.zeros((w2.shape[0], w1.shape[1], kh, kw))
     for a in range(k2h):
         for b in range(k2w):

@@ -112,3 +112,47 @@ def test_zip_bomb_member_names_are_not_trusted(net_file, tmp_path):
         z.writestr("T.npy", b"not an npy header")
     result = CliRunner().invoke(hwsim_app, ["estimate", str(net_file), "--activity", str(act)])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def _one_line_untouched(result, folder: Path, before: dict[str, str], *names: str) -> None:
+    out = result.output.strip()
+    assert result.exit_code == 2, (result.exit_code, out, repr(result.exception))
+    assert "\n" not in out and out.startswith("error: ") and "Traceback" not in out, out
+    for name in names:
+        assert name in out, out
+    assert snapshot(folder) == before
+
+
+def test_a_npy_array_given_as_activity_is_one_line(net_file, tmp_path):
+    act = tmp_path / "act.npy"
+    np.save(act, np.ones((4, 6, 6)))
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(hwsim_app, ["estimate", str(net_file), "--activity", str(act)])
+    _one_line_untouched(result, tmp_path, before, str(act), ".npz", ".npy")
+
+
+def test_complex_spike_counts_are_refused_not_truncated_to_their_real_part(net_file, tmp_path):
+    act = tmp_path / "act.npz"
+    act.write_bytes(npz_bytes({**valid_arrays(), "fc.lif": np.ones(5) + 1j}))
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(hwsim_app, ["estimate", str(net_file), "--activity", str(act)])
+    _one_line_untouched(result, tmp_path, before, str(act), "fc.lif", "real")
+
+
+@pytest.mark.parametrize("t", ["0", "4", "8"])
+def test_timesteps_beside_activity_is_refused_not_ignored(net_file, tmp_path, t):
+    # the file's T is what is costed: a --timesteps beside it would be silently ignored
+    act = tmp_path / "act.npz"
+    act.write_bytes(npz_bytes(valid_arrays()))
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(hwsim_app, ["estimate", str(net_file), "--activity", str(act),
+                                            "--timesteps", t])
+    _one_line_untouched(result, tmp_path, before, "--timesteps")
+
+
+def test_an_activity_T_beyond_the_cap_is_one_line(net_file, tmp_path):
+    act = tmp_path / "act.npz"
+    act.write_bytes(npz_bytes({"T": np.array(10**15), "samples": np.array(1)}))
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(hwsim_app, ["estimate", str(net_file), "--activity", str(act)])
+    _one_line_untouched(result, tmp_path, before, str(act), "T", "at most")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from hwsim import HwsimInputError, load_activity, network_from_nir
 from hwsim.cli import app
+from tests.test_hostile_checkpoints import snapshot
 from tests.test_hwsim_model import conv2d, lif
 
 runner = CliRunner()
@@ -213,3 +214,128 @@ def test_synthetic_saturated_latency_is_null() -> None:
 
 def test_synthetic_bad_mesh_is_one_line_error() -> None:
     assert_one_line_error(runner.invoke(app, ["synthetic", "--mesh", "8by8"]), "--mesh")
+
+
+# -- issue 24: every option or usage error is one line, exit 2; --plot never replaces an input --
+def assert_one_line_no_box(result) -> None:
+    """Exit 2, one line ``error: ...`` on stderr, nothing else: no usage box, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.output.strip().count("\n") == 0, result.output
+    assert result.stderr.startswith("error: "), result.output
+    for box in ("Usage:", "╭", "Traceback"):
+        assert box not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["no-such-command"],
+        ["estimate"],
+        ["estimate", "{net}", "--bogus"],
+        ["estimate", "{net}", "--placement", "nowhere"],
+        ["estimate", "{net}", "--rate", "x"],
+        ["estimate", "{net}", "--timesteps", "0"],
+        ["estimate", "{net}", "--timesteps", "2000000"],
+        ["estimate", "{net}", "--max-cores", "0"],
+        ["estimate", "{net}", "--engine", "quantum"],
+        ["estimate", "{net}", "--engine", "sanafe", "--validate"],  # would be ignored
+        ["estimate", "{net}", "--engine", "sanafe", "--max-cores", "4"],
+        ["estimate", "{net}", "--rate", "nan"],
+        ["estimate", "{net}", "--rate", "1.5"],
+        ["compare", "{net}", "--timesteps", "x"],
+        ["compare", "{net}", "--chips", " , "],
+        ["fit", "{net}", "--bogus"],
+        ["fit", "{net}", "--widths", "a,b"],
+        ["chips", "--extra"],
+        ["synthetic", "--pattern", "zigzag"],
+    ],
+)
+def test_option_and_usage_errors_are_one_line_without_a_usage_box(
+    net_file: Path, args: list[str]
+) -> None:
+    args = [a.replace("{net}", str(net_file)) for a in args]
+    assert_one_line_no_box(runner.invoke(app, args))
+
+
+def test_hwsim_alone_still_prints_the_help() -> None:
+    result = runner.invoke(app, [])
+    assert "Usage" in result.output and "estimate" in result.output
+
+
+def test_exceptions_are_not_rich_formatted() -> None:
+    # rich's traceback box hides the frames a bug report needs and is many screens long
+    assert app.pretty_exceptions_enable is False
+
+
+@pytest.fixture
+def act_file(tmp_path: Path) -> Path:
+    return write_act(tmp_path / "act.npz", **{"fc.lif": np.ones(5)}, T=np.array(8),
+                     samples=np.array(1))
+
+
+@pytest.mark.parametrize("command", ["estimate", "compare"])
+@pytest.mark.parametrize("role", ["graph", "activity", "chip"])
+def test_plot_onto_one_of_the_inputs_is_refused_and_the_input_kept(
+    net_file: Path, act_file: Path, tmp_path: Path, command: str, role: str
+) -> None:
+    chip = tmp_path / "chip.yaml"
+    from hwsim.chip import builtin_chip_dir
+
+    chip.write_bytes((builtin_chip_dir() / "loihi2.yaml").read_bytes())
+    target = {"graph": net_file, "activity": act_file, "chip": chip}[role]
+    before = snapshot(tmp_path)
+    chip_option = ["--chip", str(chip)] if command == "estimate" else ["--chips", str(chip)]
+    result = runner.invoke(app, [command, str(net_file), "--activity", str(act_file),
+                                 *chip_option, "--plot", str(target)])
+    assert_one_line_no_box(result)
+    assert "also an input" in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder", "missing-folder", "under-a-file",
+                                  "300-characters"])
+def test_unusable_plot_paths_are_one_line_before_any_work(
+    net_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import os
+
+    import hwsim.cli.estimate
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the graph was costed before --plot was checked")
+
+    monkeypatch.setattr(hwsim.cli.estimate, "estimate", no_work)
+    (tmp_path / "a-file").write_text("keep me")
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "p.fifo")
+    plot = {
+        "fifo": tmp_path / "p.fifo",
+        "device": Path("/dev/full"),
+        "folder": tmp_path,
+        "missing-folder": tmp_path / "missing" / "mesh.png",
+        "under-a-file": tmp_path / "a-file" / "mesh.png",
+        "300-characters": tmp_path / ("m" * 300 + ".png"),
+    }[kind]
+    before = snapshot(tmp_path)
+    assert_one_line_no_box(runner.invoke(app, ["estimate", str(net_file), "--plot", str(plot)]))
+    assert snapshot(tmp_path) == before
+    assert Path("/dev/full").is_char_device()
+    if kind == "fifo":
+        assert (tmp_path / "p.fifo").is_fifo()
+
+
+def test_a_board_plot_checks_every_chip_picture_against_the_inputs(
+    net_file: Path, tmp_path: Path
+) -> None:
+    # a board profile writes mesh.png and mesh-chip<k>.png: none may be an input either
+    from hwsim import estimate, network_from_nir
+    from hwsim.plot import plot_mesh
+    from safeio import OutputError
+
+    rec = estimate(network_from_nir(tiny_graph()), None, "loihi2-kapoho-point")
+    victim = tmp_path / "mesh-chip0.png"
+    victim.write_bytes(b"an input")
+    with pytest.raises(OutputError, match="also an input"):
+        plot_mesh(rec, tmp_path / "mesh.png", inputs=[victim])
+    assert victim.read_bytes() == b"an input" and not (tmp_path / "mesh.png").exists()

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from hwsim import HwsimInputError, estimate, load_chip, network_from_nir
 from hwsim.chip import builtin_chip_dir
 from hwsim.cli import app
+from tests.test_hostile_checkpoints import snapshot
 from tests.test_hwsim_cli import assert_one_line_error, tiny_graph
-from tests.test_hwsim_model import lif
+from tests.test_hwsim_model import conv2d, lif
 
 runner = CliRunner()
 
@@ -194,3 +195,89 @@ def test_a_pool_after_a_conv_without_a_spiking_node_is_still_refused() -> None:
                          padding=np.array([0, 0]))
     with pytest.raises(HwsimInputError, match="one weight node between spiking layers"):
         network_from_nir(_crop_then_conv_graph(pool, (2, 16, 16)))
+
+
+# -- issue 24: sizes bounded before allocating, one line naming the figure ----------------------
+def _nir(tmp_path: Path, graph: nir.NIRGraph, name: str = "g.nir") -> Path:
+    path = tmp_path / name
+    nir.write(str(path), graph)
+    return path
+
+
+def _refused(args: list[str], folder: Path, *fragments: str) -> None:
+    before = snapshot(folder)
+    t0 = time.perf_counter()
+    result = runner.invoke(app, args)
+    assert time.perf_counter() - t0 < 20  # said before allocating, not after swapping
+    assert_one_line_error(result, *fragments)
+    assert snapshot(folder) == before
+
+
+def test_graph_metadata_T_of_1e15_is_refused_before_allocating(tmp_path: Path) -> None:
+    g = tiny_graph()
+    path = _nir(tmp_path, nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata={"T": 1e15}))
+    _refused(["estimate", str(path)], tmp_path, str(path), "metadata.T", "at most")
+
+
+def test_T_times_neurons_beyond_the_memory_budget_is_refused_with_the_figure(
+    tmp_path: Path,
+) -> None:
+    path = _nir(tmp_path, tiny_graph())
+    # 221 neurons x 2^20 steps x 96 bytes = 20.7 GiB: the figure, not a MemoryError
+    _refused(["estimate", str(path), "--timesteps", str(1 << 20)], tmp_path, "GiB", "1048576")
+
+
+def _wide_graph() -> nir.NIRGraph:
+    """input 2x16x16 -> conv -> LIF 4x16x16 -> fc -> LIF 5: width 4."""
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
+            "conv": conv2d((16, 16), (4, 2, 3, 3), padding=1),
+            "lif": lif((4, 16, 16)),
+            "flat": nir.Flatten(input_type={"input": np.array([4, 16, 16])}, start_dim=0),
+            "fc": nir.Linear(weight=np.ones((5, 1024))),
+            "fc.lif": lif((5,)),
+        },
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "flat"), ("flat", "fc"),
+               ("fc", "fc.lif")],
+    )
+
+
+def test_fit_widths_100000_is_refused_with_the_figure(tmp_path: Path) -> None:
+    path = _nir(tmp_path, _wide_graph())
+    _refused(["fit", str(path), "--widths", "100000,8"], tmp_path, "--widths", "100000", "GiB")
+    ok = runner.invoke(app, ["fit", str(path), "--chip", "loihi2", "--widths", "8,4", "--json"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_forty_strided_convs_in_series_are_refused_before_composing_them(tmp_path: Path) -> None:
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([2, 64, 64])})}
+    edges, prev, h = [], "input", 64
+    for i in range(40):
+        nodes[f"c{i}"] = nir.Conv2d(input_shape=(h, h), weight=np.ones((2, 2, 3, 3)), stride=2,
+                                    padding=1, dilation=1, groups=1, bias=np.zeros(2))
+        edges.append((prev, f"c{i}"))
+        prev, h = f"c{i}", (h - 1) // 2 + 1
+    nodes["lif"] = lif((2, h, h))
+    edges.append((prev, "lif"))
+    path = _nir(tmp_path, nir.NIRGraph(nodes=nodes, edges=edges))
+    _refused(["estimate", str(path)], tmp_path, str(path), "composite kernel", "at most")
+
+
+@pytest.mark.parametrize(
+    ("section", "figures", "field"),
+    [
+        ("mesh", {"cores_per_router": 10**9, "cores_total": 1}, "mesh.cores_per_router"),
+        ("mesh", {"cores_per_router": 4, "cores_total": 1}, "mesh.cores_per_router"),
+        ("core", {"neurons_per_core": 10**30}, "core.neurons_per_core"),
+    ],
+)
+def test_absurd_chip_sizes_are_one_line_at_the_cli(
+    tmp_path: Path, section: str, figures: dict[str, int], field: str
+) -> None:
+    data = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
+    for key, value in figures.items():
+        data[section][key] = {"value": value, "source": "hostile"}
+    chip = _profile(tmp_path, yaml.safe_dump(data))
+    net = _nir(tmp_path, tiny_graph())
+    _refused(["estimate", str(net), "--chip", str(chip)], tmp_path, str(chip), field, "at most")
