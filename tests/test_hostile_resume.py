@@ -175,3 +175,49 @@ def test_resume_removes_stale_temp_files_and_only_then(trained, tmp_path):
     assert not any(p.exists() for p in stale)
     assert all(p.read_bytes() == b"partial" for p in keep)
     assert len(json.loads((tmp_path / "train.json").read_text())["history"]) == 2
+
+
+def _edit_state(doc: dict, case: str) -> str:
+    """The hand edits of issue 24, each applied to a valid search state; returns JSON text."""
+    d = json.loads(json.dumps(doc))
+    key = next(iter(d["states"]))
+    state = d["states"][key]
+    if case == "unknown block":
+        state["seen"][0] = ["bogus"] * len(state["seen"][0])
+    elif case == "1-slot genotype":
+        state["top"][0] = state["top"][0][:1]
+    elif case == "rng word 2**70":
+        state["rng_state"][1][0] = 2**70
+    elif case == "rng word -1":
+        state["rng_state"][1][0] = -1
+    elif case == "round Infinity":
+        state["round"] = float("inf")
+    elif case == "rounds Infinity":
+        state["rounds"][0] = float("inf")
+    elif case == "round 1e9":
+        state["round"] = 10**9
+    elif case == "round -5":
+        state["round"] = -5
+    elif case == "extra lambda":
+        d["states"]["-0.5"] = state
+    elif case == "cache names an unknown block":
+        d["cache"][0][0] = "bogus," + d["cache"][0][0].split(",", 1)[1]
+    return json.dumps(d, allow_nan=True)
+
+
+@pytest.mark.parametrize("case", [
+    "unknown block", "1-slot genotype", "rng word 2**70", "rng word -1", "round Infinity",
+    "rounds Infinity", "round 1e9", "round -5", "extra lambda", "cache names an unknown block",
+])
+def test_resume_from_an_edited_state_writes_nothing_and_names_the_file(searched, tmp_path, case):
+    doc = json.loads((searched / "search-state.json").read_text())
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("supernet.pt", "search.json", "winner-0.json", "winner-0.pt"):
+        if (searched / name).exists():
+            (out / name).write_bytes((searched / name).read_bytes())
+    (out / "search-state.json").write_text(_edit_state(doc, case))
+    before = snapshot(out)
+    result = invoke(*SEARCH, "--out", out, "--resume")
+    assert_clean_error(result, str(out / "search-state.json"))
+    assert {k: v for k, v in snapshot(out).items() if k != ".autosnn.lock"} == before, case

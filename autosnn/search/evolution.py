@@ -84,20 +84,77 @@ class SearchState:
         }
 
     @staticmethod
-    def from_dict(d: dict) -> SearchState:
-        version, internal, gauss = d["rng_state"]
+    def from_dict(d: dict, space: SpaceSpec | None = None,
+                  cfg: SearchConfig | None = None) -> SearchState:
+        """The inverse of :meth:`to_dict`, for a file we read back: every field type- and
+        range-checked (with ``space``: every genotype one of its architectures; with ``cfg``:
+        ``round`` within its rounds), so a hand-edited state fails here, before anything is
+        written, with a ValueError naming the field."""
+        if not isinstance(d, dict):
+            raise ValueError(f"expected an object, got {type(d).__name__}")
+        max_round = cfg.rounds if cfg is not None else MAX_ROUNDS
+        rnd = _int_in(d.get("round"), "round", 0, max_round)
+        genos = {k: genotypes_field(d.get(k), k, space) for k in ("pool", "top", "seen")}
+        rounds = d.get("rounds")
+        if not isinstance(rounds, list) or len(rounds) != len(genos["seen"]):
+            raise ValueError("rounds: expected one round number per entry of seen")
         return SearchState(
-            round=int(d["round"]),
-            rng_state=(version, tuple(internal), gauss),
-            pool=[tuple(g) for g in d["pool"]],
-            top=[tuple(g) for g in d["top"]],
-            seen=[tuple(g) for g in d["seen"]],
-            rounds=[int(r) for r in d["rounds"]],
+            round=rnd,
+            rng_state=_rng_state(d.get("rng_state")),
+            pool=genos["pool"], top=genos["top"], seen=genos["seen"],
+            rounds=[_int_in(r, "rounds[]", 1, max(rnd, 1)) for r in rounds],
         )
 
     @property
     def evaluated(self) -> list[tuple[Genotype, int]]:
         return list(zip(self.seen, self.rounds, strict=False))
+
+
+# Bounds of a search state read from a file (a resumed search never needs more).
+MAX_ROUNDS = 100_000
+_MT_WORDS = 625  # random.Random's Mersenne Twister state: 624 words + the position
+
+
+def _int_in(value: object, name: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {value!r}"[:200])
+    return value
+
+
+def genotypes_field(value: object, name: str, space: SpaceSpec | None) -> list[Genotype]:
+    if not isinstance(value, list):
+        raise ValueError(f"{name}: expected a list of genotypes, got {type(value).__name__}")
+    out = []
+    for g in value:
+        if not isinstance(g, list) or not g or not all(isinstance(b, str) for b in g):
+            raise ValueError(f"{name}: expected lists of block names, got {g!r}"[:200])
+        if space is not None:
+            if len(g) != len(space.slots):
+                raise ValueError(f"{name}: {','.join(g)!r} has {len(g)} slots, the space "
+                                 f"{len(space.slots)}"[:200])
+            unknown = [b for b in g if b not in space.candidates]
+            if unknown:
+                raise ValueError(f"{name}: unknown block {unknown[0]!r}; the space's blocks are "
+                                 f"{', '.join(space.candidates)}"[:200])
+        out.append(tuple(g))
+    return out
+
+
+def _rng_state(value: object) -> tuple[Any, ...]:
+    """A ``random.Random`` state as JSON holds it, checked word by word (setstate itself
+    accepts words beyond 32 bits and negative ones, or raises an OverflowError)."""
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("rng_state: expected [version, words, gauss]")
+    version, words, gauss = value
+    _int_in(version, "rng_state.version", 3, 3)
+    if not isinstance(words, list) or len(words) != _MT_WORDS:
+        raise ValueError(f"rng_state: expected {_MT_WORDS} generator words")
+    for w in words[:-1]:
+        _int_in(w, "rng_state word", 0, 2**32 - 1)
+    _int_in(words[-1], "rng_state position", 0, _MT_WORDS - 1)
+    if gauss is not None and not (isinstance(gauss, float) and math.isfinite(gauss)):
+        raise ValueError(f"rng_state.gauss: expected null or a finite number, got {gauss!r}")
+    return (version, tuple(words), gauss)
 
 
 def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: SpaceSpec,

@@ -20,7 +20,13 @@ from autosnn.core.config import SearchConfig
 from autosnn.core.errors import CheckpointError
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import SpaceSpec, genotype_text
-from autosnn.search.evolution import Admissible, CachedEvaluator, SearchState, run_search
+from autosnn.search.evolution import (
+    Admissible,
+    CachedEvaluator,
+    SearchState,
+    genotypes_field,
+    run_search,
+)
 from autosnn.search.fitness import Evaluation, Fitness, lambda_key
 from autosnn.train.distributed import broadcast_from_main, is_main
 from safeio import write_json
@@ -49,8 +55,12 @@ def _save(path: Path, fingerprint: str, cache: CachedEvaluator,
     })
 
 
-def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
-    """Read a search checkpoint; a damaged or hand-edited file is one line naming the file."""
+def _load(path: Path, fingerprint: str, space: SpaceSpec, cfg: SearchConfig,
+          keys: set[str]) -> tuple[dict, dict[str, SearchState]]:
+    """Read a search checkpoint; a damaged or hand-edited file is one line naming the file.
+    Everything is checked (genotypes against ``space``, rounds against ``cfg``, only the
+    lambdas ``keys`` of this search) before the search resumes, so nothing is written from a
+    state that would fail later."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
@@ -69,14 +79,22 @@ def _load(path: Path, fingerprint: str) -> tuple[dict, dict[str, SearchState]]:
             raise TypeError("cache must be a list and states an object")
         cache = {}
         for text, acc, spikes, act in d["cache"]:
-            g = tuple(text.split(","))
+            if not isinstance(text, str):
+                raise TypeError(f"cache genotype {text!r} is not a text"[:120])
+            g = genotypes_field([text.split(",")], "cache", space)[0]
             acc, spikes = float(acc), float(spikes)
             if not (math.isfinite(acc) and 0.0 <= acc <= 1.0 and math.isfinite(spikes)
                     and spikes >= 0.0):
                 raise ValueError(f"accuracy {acc} / spikes {spikes} of {text} out of range")
             activity = None if act is None else {k: tuple(map(float, v)) for k, v in act.items()}
+            if activity and not all(math.isfinite(x) and x >= 0 for v in activity.values()
+                                    for x in v):
+                raise ValueError(f"activity of {text} holds a negative or non-finite count")
             cache[g] = Evaluation(g, acc, spikes, activity)
-        states = {k: SearchState.from_dict(v) for k, v in d["states"].items()}
+        extra = sorted(set(d["states"]) - keys)
+        if extra:
+            raise ValueError(f"states for lambdas this search does not run: {extra}")
+        states = {k: SearchState.from_dict(v, space, cfg) for k, v in d["states"].items()}
         seen: set = set()
         for k, s in states.items():
             named = {*s.top, *s.seen}  # the pool may hold the next, unevaluated round
@@ -117,7 +135,9 @@ def search_lambdas(
     cache = CachedEvaluator(evaluate)
     states: dict[str, SearchState] = {}
     if resume and state_path.is_file():
-        cache.cache, states = broadcast_from_main(lambda: _load(state_path, fingerprint))
+        keys = {lambda_key(lam) for lam in lambdas}
+        cache.cache, states = broadcast_from_main(
+            lambda: _load(state_path, fingerprint, space, cfg, keys))
         if reporter:
             done = {k: s.round for k, s in states.items()}
             reporter.log(f"resumed search from {state_path} (rounds done: {done})")
