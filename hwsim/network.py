@@ -131,6 +131,16 @@ def _node_shape(node: nir.NIRNode, name: str, where: str) -> tuple[int, ...]:
     raise HwsimInputError(where, name, "a node with a known neuron shape (input_type or tau)")
 
 
+def _weight(node: nir.NIRNode, name: str, where: str) -> np.ndarray:
+    """A weight node's weights: real and finite (bytes or text would be read as connections,
+    a NaN weight is no synapse a chip can store)."""
+    weight = np.asarray(node.weight)
+    real = np.issubdtype(weight.dtype, np.integer) or np.issubdtype(weight.dtype, np.floating)
+    if not (real or weight.dtype == bool) or not np.all(np.isfinite(weight)):
+        raise HwsimInputError(where, f"{name}.weight", "a real, finite numeric array")
+    return weight
+
+
 def _channel_diagonal(weight: np.ndarray) -> bool:
     """True when output channel c only reads input channel c (weight[o, i] == 0 for o != i)."""
     c = weight.shape[0]
@@ -141,7 +151,7 @@ def _channel_diagonal(weight: np.ndarray) -> bool:
 def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where: str) -> Projection:
     in_chw = src.chw
     if isinstance(node, nir.Conv2d):
-        weight = np.asarray(node.weight)
+        weight = _weight(node, via, where)
         if weight.ndim != 4:
             raise HwsimInputError(where, f"{via}.weight", "a 4-D array [Cout, Cin/groups, kh, kw]")
         groups = int(node.groups)
@@ -227,7 +237,7 @@ def _compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
     for node, name in zip((first, second), names, strict=True):
         if int(node.groups) != 1 or _pair(node.dilation, f"{name}.dilation", where) != (1, 1):
             return None
-    w1, w2 = np.abs(np.asarray(first.weight)), np.abs(np.asarray(second.weight))
+    w1, w2 = np.abs(_weight(first, names[0], where)), np.abs(_weight(second, names[1], where))
     if w1.ndim != 4 or w2.ndim != 4 or w2.shape[1] != w1.shape[0]:
         return None
     s1 = _pair(first.stride, f"{names[0]}.stride", where)
@@ -277,7 +287,7 @@ def _projection(
         return Projection(src.name, dst.name, "", "identity", src.chw, dst.chw)
     if isinstance(node, CONV_TYPES):
         return _conv_projection(src, dst, via, node, where)
-    weight = np.asarray(node.weight)
+    weight = _weight(node, via, where)
     if weight.ndim != 2 or weight.shape != (dst.size, src.size):
         raise HwsimInputError(
             where, f"{via}.weight", f"shape ({dst.size}, {src.size}) for {src.name} -> {dst.name}"

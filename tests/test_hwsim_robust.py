@@ -281,3 +281,13 @@ def test_absurd_chip_sizes_are_one_line_at_the_cli(
     chip = _profile(tmp_path, yaml.safe_dump(data))
     net = _nir(tmp_path, tiny_graph())
     _refused(["estimate", str(net), "--chip", str(chip)], tmp_path, str(chip), field, "at most")
+
+
+@pytest.mark.parametrize("weight", [np.ones((5, 144)).astype(bytes), np.full((5, 144), np.nan)])
+def test_weights_that_are_not_real_finite_numbers_are_one_line(
+    tmp_path: Path, weight: np.ndarray
+) -> None:
+    g = tiny_graph()
+    nodes = {**g.nodes, "fc": nir.Linear(weight=weight)}
+    path = _nir(tmp_path, nir.NIRGraph(nodes=nodes, edges=g.edges))
+    _refused(["estimate", str(path)], tmp_path, str(path), "fc.weight", "real, finite")
