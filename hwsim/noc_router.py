@@ -11,11 +11,15 @@ show. This module models exactly that and nothing more:
 - every router has 5 input ports (injection, and one per mesh direction) and 5 output ports
   (ejection, and one per mesh direction); each input port has `vcs` virtual channels, each a FIFO
   of `buffer_flits` flits;
-- packets are single flits (one spike message), routed XY (dimension order: along the row, then
-  along the column), which is deadlock-free on a mesh with any VC choice;
+- packets of `packet_flits` flits (1 by default: one spike message is one flit), routed XY
+  (dimension order: along the row, then along the column), which is deadlock-free on a mesh with
+  any VC choice; longer packets move wormhole-style: the head flit claims a free downstream VC,
+  the body follows on it, and the tail releases it, so flits of two packets never share a VC at
+  once;
 - credit-based flow control: an output port holds one credit per free slot of each downstream VC;
   sending a flit spends one, and the slot's credit comes back `credit_cycles` after the flit
   leaves the downstream buffer. No flit is ever sent without a credit, so buffers never overflow;
+  a packet is delivered when its tail flit is ejected;
 - separable allocation every cycle: each input port picks one of its ready VCs whose output has a
   credit (round robin), then each output port grants one of the requesting input ports (round
   robin); the flit goes to the downstream VC with the most credits;
@@ -46,17 +50,18 @@ _OPPOSITE = np.array([0, 2, 1, 4, 3])
 class RouterConfig:
     """Router micro-architecture. Defaults (assumption, not any neuromorphic chip's published
     router): gem5 Garnet's defaults of 4 VCs per input port (`vcs_per_vnet`) of 4 flits each
-    (`buffers_per_data_vc`), with one-cycle router, link and credit return."""
+    (`buffers_per_data_vc`), with one-cycle router, link and credit return, single-flit packets."""
 
     router_cycles: int = 1
     link_cycles: int = 1
     vcs: int = 4
     buffer_flits: int = 4
     credit_cycles: int = 1
+    packet_flits: int = 1
 
     def __post_init__(self) -> None:
         lows = {"router_cycles": 1, "link_cycles": 0, "vcs": 1, "buffer_flits": 1,
-                "credit_cycles": 1}
+                "credit_cycles": 1, "packet_flits": 1}
         for name, low in lows.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -86,10 +91,11 @@ def neighbours(mesh: Mesh) -> np.ndarray:
 
 
 class NocSim:
-    """One simulation of a fixed list of single-flit packets (source, destination, birth cycle).
+    """One simulation of a fixed list of packets (source, destination, birth cycle).
 
     Packets leave their source queue in birth order (ties in the order given), so the caller
-    decides the order of a burst. `delivered[k]` is the cycle packet k was ejected (-1 until then).
+    decides the order of a burst. `delivered[k]` is the cycle packet k's tail flit was ejected
+    (-1 until then); flit j of packet k has id k * packet_flits + j in the buffers.
     The buffer and credit state (`cnt`, `credit`, `credit_wheel`) is public so tests can check
     the flow-control invariants cycle by cycle.
     """
@@ -117,6 +123,7 @@ class NocSim:
         self.delivered = np.full(src.size, -1, dtype=np.int64)
         self.now = 0
         self.n_delivered = 0
+        self.ejected_flits = 0
         v, b = cfg.vcs, cfg.buffer_flits
         p = n * PORTS
         self._route = xy_directions(mesh)
@@ -128,7 +135,7 @@ class NocSim:
         # input port (r, i), i > 0, is fed by output port (r', i) of r' = neighbour opposite to i
         up_router = nb.reshape(n, PORTS)[router, _OPPOSITE[port]]
         self._up_port = np.where((port > 0) & (up_router >= 0), up_router * PORTS + port, -1)
-        self.buf = np.zeros((p * v, b), dtype=np.int64)  # packet ids
+        self.buf = np.zeros((p * v, b), dtype=np.int64)  # flit ids
         self.ready = np.zeros((p * v, b), dtype=np.int64)  # first cycle it may cross the switch
         self.head = np.zeros(p * v, dtype=np.int64)
         self.cnt = np.zeros(p * v, dtype=np.int64)
@@ -137,6 +144,12 @@ class NocSim:
         self.credit_wheel = np.zeros((cfg.credit_cycles + 1, p, v), dtype=np.int64)
         self._rr_in = np.zeros(p, dtype=np.int64)
         self._rr_out = np.zeros(p, dtype=np.int64)
+        # wormhole state: the packet holding each downstream VC (-1: free), the downstream VC of
+        # the packet at the front of each input VC, and each source's packet in injection
+        self.owner = np.full((p, v), -1, dtype=np.int64)
+        self._out_vc = np.full(p * v, -1, dtype=np.int64)
+        self._cursor = np.zeros(n, dtype=np.int64)  # next flit of the packet being injected
+        self._inj_vc = np.zeros(n, dtype=np.int64)
         # source queues: packets grouped by source, in birth order (stable: ties keep input order)
         self._order = np.lexsort((birth, src))
         counts = np.bincount(src, minlength=n)
@@ -158,37 +171,50 @@ class NocSim:
         self.credit += slot_wheel
         slot_wheel[:] = 0
 
-        # injection: the head of each source queue, if born, enters the emptiest injection VC
+        # injection: the next flit of each source queue's born head packet; a head flit enters
+        # the emptiest injection VC, the rest of its packet follows it there
+        f_n = cfg.packet_flits
         ptr = self._qptr
         pend = ptr < self._qend
         pkt = self._qpad[ptr]
         pend &= self._birth_pad[pkt] <= t
         if pend.any():
             srcs = np.flatnonzero(pend)
+            k = self._cursor[srcs]
             inj = cnt.reshape(-1, PORTS, v_n)[srcs, 0, :]
-            vc = inj.argmin(axis=1)
+            vc = np.where(k == 0, inj.argmin(axis=1), self._inj_vc[srcs])
             ok = inj[np.arange(srcs.size), vc] < b_n
-            srcs, vc = srcs[ok], vc[ok]
+            srcs, vc, k = srcs[ok], vc[ok], k[ok]
             q = srcs * PORTS * v_n + vc
             slot = (head[q] + cnt[q]) % b_n
-            self.buf[q, slot] = pkt[srcs]
+            self.buf[q, slot] = pkt[srcs] * f_n + k
             self.ready[q, slot] = t + cfg.router_cycles
             cnt[q] += 1
-            ptr[srcs] += 1
+            self._inj_vc[srcs] = vc
+            last = k + 1 == f_n
+            self._cursor[srcs] = np.where(last, 0, k + 1)
+            ptr[srcs] += last
 
-        # requests: ready head flits whose output port has a credit on some downstream VC
+        # requests: ready front flits that can go: to ejection always; a head flit where its
+        # output has a free downstream VC with a credit; a body flit where its packet's VC has one
         qs = np.flatnonzero(cnt)
         if qs.size == 0:
             self.now = t + 1
             return
         hd = head[qs]
         qs = qs[self.ready[qs, hd] <= t]
-        pk = self.buf[qs, head[qs]]
+        fl = self.buf[qs, head[qs]]
         p_in = qs // v_n
         router = p_in // PORTS
-        out = self._route[router, self.dst[pk]]
+        out = self._route[router, self.dst[fl // f_n]]
         p_out = router * PORTS + out
-        ok = (out == 0) | (self.credit[p_out].max(axis=1) > 0)
+        cred = self.credit[p_out]
+        if f_n == 1:  # every flit is a head and a tail: no VC is ever held
+            ok = (out == 0) | (cred.max(axis=1) > 0)
+        else:
+            head_ok = ((cred > 0) & (self.owner[p_out] < 0)).any(axis=1)
+            body_ok = cred[np.arange(qs.size), self._out_vc[qs]] > 0
+            ok = (out == 0) | np.where(fl % f_n == 0, head_ok, body_ok)
         qs, p_in, out, p_out = qs[ok], p_in[ok], out[ok], p_out[ok]
         if qs.size == 0:
             self.now = t + 1
@@ -221,6 +247,8 @@ class NocSim:
 
         # move: pop the winners, return their slots' credits upstream, eject or forward
         moving = self.buf[win_q, head[win_q]]
+        m_pkt, m_k = np.divmod(moving, f_n)
+        tail = m_k == f_n - 1
         head[win_q] = (head[win_q] + 1) % b_n
         cnt[win_q] -= 1
         back = win_in_dir > 0
@@ -228,16 +256,28 @@ class NocSim:
             self._up_port[win_port[back]], win_vc[back]
         ] += 1
         eject = win_out % PORTS == 0
-        self.delivered[moving[eject]] = t
-        self.n_delivered += int(eject.sum())
-        self.watched_left -= int(self._watch[moving[eject]].sum())
-        fwd_out = win_out[~eject]
+        self.ejected_flits += int(eject.sum())
+        done = m_pkt[eject & tail]
+        self.delivered[done] = t
+        self.n_delivered += done.size
+        self.watched_left -= int(self._watch[done].sum())
+        fwd = ~eject
+        fwd_out = win_out[fwd]
         if fwd_out.size:
-            down_vc = self.credit[fwd_out].argmax(axis=1)
+            # a head flit takes the free VC with most credits; a body flit its packet's VC
+            if f_n == 1:
+                down_vc = self.credit[fwd_out].argmax(axis=1)
+            else:
+                free_cred = np.where(self.owner[fwd_out] < 0, self.credit[fwd_out], -1)
+                up_q = win_q[fwd]
+                down_vc = np.where(m_k[fwd] == 0, free_cred.argmax(axis=1), self._out_vc[up_q])
+                f_tail = tail[fwd]
+                self.owner[fwd_out, down_vc] = np.where(f_tail, -1, m_pkt[fwd])
+                self._out_vc[up_q] = np.where(f_tail, -1, down_vc)
             self.credit[fwd_out, down_vc] -= 1
             dq = self._down_base[fwd_out] + down_vc
             slot = (head[dq] + cnt[dq]) % b_n
-            self.buf[dq, slot] = moving[~eject]
+            self.buf[dq, slot] = moving[fwd]
             self.ready[dq, slot] = t + cfg.link_cycles + cfg.router_cycles
             cnt[dq] += 1
         self.now = t + 1

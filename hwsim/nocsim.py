@@ -31,15 +31,16 @@ MAX_NODE_CYCLES = 10_000_000
 class SimResult:
     """Steady-state figures of one synthetic run (rates in flits per node per cycle).
 
-    `mean_latency_cycles` is birth to ejection, source queueing included, over the packets born
+    `mean_latency_cycles` is a packet's birth to its tail flit's ejection, source queueing
+    included, over the packets born
     in the measurement window that were delivered (when `saturated`, a lower bound that grows
     with the window). `saturated` says why in `reason`: accepted below offered, latency growing
     over the window, or window packets still undelivered after the drain.
     """
 
     rate: float
-    offered_rate: float  # packets born per node per cycle in the measurement window
-    accepted_rate: float  # packets ejected per node per cycle in the measurement window
+    offered_rate: float  # flits born per node per cycle in the measurement window
+    accepted_rate: float  # flits ejected per node per cycle in the measurement window
     mean_latency_cycles: float | None  # None when no packet was measured
     latency_first_quarter_cycles: float | None  # packets born in the window's first quarter
     latency_last_quarter_cycles: float | None  # ... and in its last quarter
@@ -97,7 +98,9 @@ def simulate(
     hotspot_fraction: float = 0.2,
     seed: int = 0,
 ) -> SimResult:
-    """Bernoulli injection at `rate` for `warmup` cycles, then a `measure`-cycle window.
+    """Bernoulli injection at `rate` flits per node per cycle (a packet of `packet_flits` flits
+    with probability rate / packet_flits each cycle) for `warmup` cycles, then a `measure`-cycle
+    window.
 
     Injection goes on after the window while the packets born in it drain, for at most `drain`
     cycles (default `measure`); the run stops early when the window's accepted rate already falls
@@ -121,14 +124,17 @@ def simulate(
         )
     rng = np.random.default_rng(seed)
     end = warmup + measure
-    src, dst, birth = _packets(mesh, pattern, rate, end + drain, hotspot_fraction, rng)
+    flits = router.packet_flits
+    src, dst, birth = _packets(mesh, pattern, rate / flits, end + drain, hotspot_fraction, rng)
     window = (birth >= warmup) & (birth < end)
     sim = NocSim(mesh, router, src, dst, birth)
     sim.watch(window)
+    sim.run(warmup)
+    ejected0 = sim.ejected_flits
     sim.run(end)
-    offered = float(window.sum()) / (n * measure)
+    offered = float(window.sum()) * flits / (n * measure)
     delivered = sim.delivered
-    accepted = float(((delivered >= warmup) & (delivered < end)).sum()) / (n * measure)
+    accepted = float(sim.ejected_flits - ejected0) / (n * measure)
     reasons = []
     if accepted < (1 - SHORTFALL) * offered:
         reasons.append(f"accepted {accepted:.4g} < offered {offered:.4g}")
@@ -204,6 +210,8 @@ def simulate_burst(
     drain longer where many routes share a congested channel.
     """
     router = router or RouterConfig()
+    if router.packet_flits != 1:
+        raise ValueError("a burst of spike messages is single-flit packets (packet_flits = 1)")
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     count = np.asarray(count, dtype=np.int64)

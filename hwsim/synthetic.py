@@ -74,8 +74,13 @@ def synthetic(
     router_cycles: float = 1.0,
     link_cycles: float = 1.0,
     hotspot_fraction: float = 0.2,
+    packet_flits: int = 1,
 ) -> SyntheticResult:
-    """Analytic load, latency and saturation of a synthetic pattern under XY routing."""
+    """Analytic load, latency and saturation of a synthetic pattern under XY routing.
+
+    `rate` is in flits per node per cycle; packets of `packet_flits` flits add their
+    serialisation (packet_flits - 1 cycles) to the zero-load latency and serve each channel in
+    packet_flits cycles (the M/D/1 wait scales with it)."""
     if not (math.isfinite(rate) and rate >= 0):
         raise ValueError(f"rate must be a finite, non-negative packets/node/cycle, got {rate}")
     for name, value in (("router_cycles", router_cycles), ("link_cycles", link_cycles)):
@@ -83,6 +88,8 @@ def synthetic(
             raise ValueError(f"{name} must be a finite, non-negative number, got {value}")
     if not 0 <= hotspot_fraction <= 1:  # also refuses nan
         raise ValueError(f"hotspot fraction must be in [0, 1], got {hotspot_fraction}")
+    if isinstance(packet_flits, bool) or not isinstance(packet_flits, int) or packet_flits < 1:
+        raise ValueError(f"packet_flits must be an integer >= 1, got {packet_flits!r}")
     if rows * cols > MAX_ROUTERS:
         raise ValueError(f"mesh {rows}x{cols}: at most {MAX_ROUTERS} routers (N^2 flows)")
     mesh = Mesh(rows, cols)
@@ -103,12 +110,12 @@ def synthetic(
     max_rho = float(load.max(initial=0.0))
     total = float(w.sum())
     mean_hops = float((w * hops).sum() / total) if total > 0 else 0.0
-    zero_load = (hops + 1) * router_cycles + hops * link_cycles
-    zl_mean = float((w * zero_load).sum() / total) if total > 0 else router_cycles
+    zero_load = (hops + 1) * router_cycles + hops * link_cycles + (packet_flits - 1)
+    zl_mean = float((w * zero_load).sum() / total) if total > 0 else router_cycles + packet_flits - 1
     saturated = max_rho >= 1.0 - 1e-9  # float sums land a hair below 1 at the bound
     mean_latency = None
     if not saturated:
-        wait = load / (2.0 * (1.0 - load))
+        wait = load * packet_flits / (2.0 * (1.0 - load))
         path_wait = np.bincount(k, weights=wait[link], minlength=w.size).astype(np.float64)
         path_wait += wait[mesh.n_links + s] + wait[mesh.n_links + n + d]
         mean_latency = float((w * (zero_load + path_wait)).sum() / total) if total > 0 else zl_mean
@@ -185,8 +192,9 @@ class SyntheticReport:
             return out
         r = sim.router
         head = (
-            f"  simulated ({r['vcs']} VCs x {r['buffer_flits']} flits per input port, credit "
-            f"flow control, {sim.cycles} cycles, seed {self.seed}): offered "
+            f"  simulated ({r['vcs']} VCs x {r['buffer_flits']} flits per input port, "
+            f"{r['packet_flits']}-flit packets, credit flow control, {sim.cycles} cycles, "
+            f"seed {self.seed}): offered "
             f"{sim.offered_rate:.4f}, accepted {sim.accepted_rate:.4f}, "
         )
         if sim.mean_latency_cycles is None:
@@ -215,6 +223,7 @@ def synthetic_report(
     measure: int = 4000,
     vcs: int = 4,
     buffer_flits: int = 4,
+    packet_flits: int = 1,
     seed: int = 0,
 ) -> SyntheticReport:
     """`hwsim synthetic`: the analytic figures, plus the cycle-level simulation when `simulate`.
@@ -230,6 +239,7 @@ def synthetic_report(
         router_cycles=router_cycles,
         link_cycles=link_cycles,
         hotspot_fraction=hotspot_fraction,
+        packet_flits=packet_flits,
     )
     if not simulate or rate > 1:
         return SyntheticReport(analytic, None, seed)
@@ -244,6 +254,7 @@ def synthetic_report(
         link_cycles=int(link_cycles),
         vcs=vcs,
         buffer_flits=buffer_flits,
+        packet_flits=packet_flits,
     )
     sim = run_sim(
         rows,

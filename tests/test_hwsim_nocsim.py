@@ -34,6 +34,15 @@ def test_one_packet_takes_its_hops_in_router_and_link_cycles() -> None:
     assert sim.delivered[0] - 7 == 27
 
 
+def test_wormhole_packet_adds_its_serialisation() -> None:
+    # the same 5-hop route with 3-flit packets: the tail leaves 2 cycles after the head
+    cfg = RouterConfig(router_cycles=2, link_cycles=3, packet_flits=3)
+    sim = NocSim(Mesh(3, 4), cfg, np.array([0]), np.array([11]), np.array([7]))
+    run_all(sim)
+    assert sim.delivered[0] - 7 == 27 + 2
+    assert sim.ejected_flits == 3
+
+
 def test_packet_to_its_own_router_takes_one_router_stage() -> None:
     sim = NocSim(Mesh(2, 2), RouterConfig(router_cycles=3), np.array([2]), np.array([2]),
                  np.array([0]))
@@ -93,6 +102,13 @@ def invariants(sim: NocSim) -> None:
     downstream = (nb[ports] * PORTS + ports % PORTS)[:, None] * cfg.vcs + np.arange(cfg.vcs)
     held = sim.credit[ports] + sim.credit_wheel.sum(axis=0)[ports]
     np.testing.assert_array_equal(held + sim.cnt[downstream], cfg.buffer_flits)
+    # wormhole: within a VC, flits run packet by packet (flit j + 1 after j, a head after a tail)
+    f = cfg.packet_flits
+    for q in np.flatnonzero(sim.cnt > 1):
+        ids = sim.buf[q, (sim.head[q] + np.arange(sim.cnt[q])) % cfg.buffer_flits]
+        nxt, prev = ids[1:], ids[:-1]
+        same = (nxt == prev + 1) & (nxt // f == prev // f)
+        assert (same | ((prev % f == f - 1) & (nxt % f == 0))).all(), ids
 
 
 @settings(max_examples=40, deadline=None)
@@ -104,6 +120,7 @@ def invariants(sim: NocSim) -> None:
     router_cycles=st.integers(1, 2),
     link_cycles=st.integers(0, 2),
     credit_cycles=st.integers(1, 3),
+    packet_flits=st.integers(1, 3),
     data=st.data(),
 )
 def test_credits_never_negative_and_buffers_never_overflow(
@@ -114,6 +131,7 @@ def test_credits_never_negative_and_buffers_never_overflow(
     router_cycles: int,
     link_cycles: int,
     credit_cycles: int,
+    packet_flits: int,
     data: st.DataObject,
 ) -> None:
     n = rows * cols
@@ -122,7 +140,7 @@ def test_credits_never_negative_and_buffers_never_overflow(
     src = np.array(data.draw(st.lists(node, min_size=k, max_size=k)))
     dst = np.array(data.draw(st.lists(node, min_size=k, max_size=k)))
     birth = np.array(data.draw(st.lists(st.integers(0, 15), min_size=k, max_size=k)))
-    cfg = RouterConfig(router_cycles, link_cycles, vcs, buffer_flits, credit_cycles)
+    cfg = RouterConfig(router_cycles, link_cycles, vcs, buffer_flits, credit_cycles, packet_flits)
     sim = NocSim(Mesh(rows, cols), cfg, src, dst, birth)
     for _ in range(5_000):
         sim.step()
@@ -130,9 +148,10 @@ def test_credits_never_negative_and_buffers_never_overflow(
         if (sim.delivered >= 0).all():
             break
     assert (sim.delivered >= 0).all(), "not drained: deadlock or lost packets"
-    assert sim.n_delivered == k  # each packet ejected exactly once
+    assert sim.n_delivered == k  # each packet ejected exactly once, every flit of it
+    assert sim.ejected_flits == k * packet_flits
     hops = np.abs(src // cols - dst // cols) + np.abs(src % cols - dst % cols)
-    zero_load = (hops + 1) * router_cycles + hops * link_cycles
+    zero_load = (hops + 1) * router_cycles + hops * link_cycles + packet_flits - 1
     assert (sim.delivered - birth >= zero_load).all()
     assert (sim.cnt == 0).all()
 
@@ -157,6 +176,21 @@ def test_uniform_8x8_saturates_between_0_3_and_0_45() -> None:
     assert high.accepted_rate < 0.95 * high.offered_rate
     assert high.accepted_rate < 0.9 * synthetic(8, 8, "uniform", 0.45).saturation_rate
     assert not synthetic(8, 8, "uniform", 0.45).saturated  # the analytic model cannot see it
+
+
+def test_wormhole_low_load_matches_analytic_and_saturates_earlier() -> None:
+    low = simulate(8, 8, "uniform", 0.02, warmup=100, measure=3000, seed=4,
+                   router=RouterConfig(packet_flits=4))
+    # zero-load pipeline 11.5 + 3 flits of serialisation
+    assert synthetic(8, 8, "uniform", 1e-6, packet_flits=4).zero_load_latency_cycles == (
+        pytest.approx(14.5)
+    )
+    assert low.mean_latency_cycles == pytest.approx(14.5, abs=1.0)
+    assert low.accepted_rate == pytest.approx(0.02, rel=0.1)  # rates stay flits/node/cycle
+    one = simulate(8, 8, "uniform", 0.4, warmup=300, measure=1500, seed=0)
+    four = simulate(8, 8, "uniform", 0.4, warmup=300, measure=1500, seed=0,
+                    router=RouterConfig(packet_flits=4))
+    assert not one.saturated and four.saturated  # a held VC blocks more than a flit does
 
 
 def test_latency_rises_sharply_near_0_4() -> None:

@@ -34,6 +34,7 @@ def synthetic_cmd(
     cycles: Annotated[int, typer.Option(help="simulated measurement window, cycles")] = 4000,
     vcs: Annotated[int, typer.Option(help="virtual channels per input port")] = 4,
     buffer_flits: Annotated[int, typer.Option(help="flits of buffer per virtual channel")] = 4,
+    packet_flits: Annotated[int, typer.Option(help="flits per packet (wormhole when > 1)")] = 1,
     seed: Annotated[int, typer.Option(help="seed of the simulated traffic")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
@@ -59,6 +60,7 @@ def synthetic_cmd(
             measure=cycles,
             vcs=vcs,
             buffer_flits=buffer_flits,
+            packet_flits=packet_flits,
             seed=seed,
         )
     except ValueError as exc:
