@@ -11,14 +11,18 @@ import errno
 import math
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from hwsim.errors import HwsimInputError
 from safeio import OutputError
+
+# click's usage errors (unknown option or command, bad value, missing argument), whether typer
+# vendors click or depends on it: the base class of typer.BadParameter (typed as it, for
+# format_message)
+UsageError = cast("type[typer.BadParameter]", typer.BadParameter.__mro__[1])
 
 
 def _one_line(message: str) -> NoReturn:
@@ -35,11 +39,11 @@ def report_errors(fn: Callable[[], Any]) -> Any:
     instead of typer's 5-6 line usage box or a traceback. ``hwsim`` alone still prints help."""
     try:
         return fn()
-    except NoArgsIsHelpError:
-        raise
     except (HwsimInputError, OutputError) as exc:
         _one_line(str(exc))
     except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `hwsim` alone: click prints the help
+            raise
         _one_line(exc.format_message())
     except OSError as exc:  # the environment (a path, the disk), not the code
         where = f"{exc.filename}: " if exc.filename else ""
