@@ -9,6 +9,8 @@ import nir
 import numpy as np
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from hwsim import HwsimInputError, estimate, load_chip, network_from_nir
@@ -291,3 +293,71 @@ def test_weights_that_are_not_real_finite_numbers_are_one_line(
     nodes = {**g.nodes, "fc": nir.Linear(weight=weight)}
     path = _nir(tmp_path, nir.NIRGraph(nodes=nodes, edges=g.edges))
     _refused(["estimate", str(path)], tmp_path, str(path), "fc.weight", "real, finite")
+
+
+# -- mutated files at the CLI: one line and exit 2, or a result; never a traceback or a changed file
+LEAVES = [float("nan"), float("inf"), -1, 0, 10**30, 1e308, "x", [], {}, None, True, [1, -2]]
+
+
+def _leaves(node: object, path: tuple = ()) -> list[tuple]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _leaves(v, (*path, k))] + [path]
+    return [path]
+
+
+@st.composite
+def mutated_profile(draw) -> str:
+    data = yaml.safe_load((builtin_chip_dir() / draw(st.sampled_from(
+        ["generic-mesh.yaml", "loihi.yaml", "speck.yaml", "truenorth.yaml"]))).read_text())
+    how = draw(st.sampled_from(["replace", "delete", "flip"]))
+    if how == "flip":
+        raw = bytearray(yaml.safe_dump(data).encode())
+        i = draw(st.integers(0, len(raw) - 1))
+        raw[i] ^= 1 << draw(st.integers(0, 7))
+        return raw.decode("utf-8", "replace")
+    paths = [p for p in _leaves(data) if p]
+    path = draw(st.sampled_from(paths))
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    if how == "delete":
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = draw(st.sampled_from(LEAVES))
+    return yaml.safe_dump(data)
+
+
+@given(text=mutated_profile())
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_mutated_chip_profiles_are_one_line_or_costed(tmp_path: Path, text: str) -> None:
+    chip = tmp_path / "chip.yaml"
+    chip.write_text(text)
+    net = tmp_path / "net.nir"
+    if not net.exists():
+        nir.write(str(net), tiny_graph())
+    before = snapshot(tmp_path)
+    result = runner.invoke(app, ["estimate", str(net), "--chip", str(chip), "--json"])
+    assert result.exit_code in (0, 2), (result.exit_code, repr(result.exception), text)
+    if result.exit_code == 2:
+        assert_one_line_error(result, str(chip))
+    assert snapshot(tmp_path) == before
+
+
+@given(offset=st.integers(0, 1 << 16), bit=st.integers(0, 7))
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_a_flipped_bit_in_a_nir_file_is_one_line_or_costed(
+    tmp_path: Path, offset: int, bit: int
+) -> None:
+    net = tmp_path / "net.nir"
+    nir.write(str(net), tiny_graph())
+    raw = bytearray(net.read_bytes())
+    raw[offset % len(raw)] ^= 1 << bit
+    net.write_bytes(bytes(raw))
+    before = snapshot(tmp_path)
+    result = runner.invoke(app, ["estimate", str(net), "--json"])
+    assert result.exit_code in (0, 2), (result.exit_code, repr(result.exception))
+    if result.exit_code == 2:
+        assert_one_line_error(result, str(net))
+    assert snapshot(tmp_path) == before
