@@ -45,8 +45,8 @@ class Activity:
     source: str = "assumed"
 
     def __post_init__(self) -> None:
-        if self.timesteps <= 0:
-            raise ValueError(f"timesteps must be positive, got {self.timesteps}")
+        if not 0 < self.timesteps <= MAX_TIMESTEPS:  # T x neurons arrays are allocated
+            raise ValueError(f"timesteps must be in 1..{MAX_TIMESTEPS}, got {self.timesteps}")
         if not 0 <= self.rate <= 1:
             raise ValueError(f"rate must be in [0, 1] spikes per neuron per step, got {self.rate}")
 
