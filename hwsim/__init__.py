@@ -8,6 +8,7 @@ Public API::
     rec = hwsim.estimate(net, act, chip, placement="greedy")   # -> CostRecord
     rec = hwsim.estimate(net, act, "loihi2-kapoho-point", placement="spread")  # a board
     rows = hwsim.fit(net, chip)                     # widths / kernel sizes that would fit
+    why = hwsim.fit_reasons(net, chip)              # (Reason(kind, layer, needed, limit, ...),)
     checks = hwsim.validate_drain(rec, chip)        # analytic vs cycle-level drain per step
 
 It depends on nir and numpy (not on autosnn), so any NIR producer can use it.
@@ -16,9 +17,12 @@ It depends on nir and numpy (not on autosnn), so any NIR producer can use it.
 from hwsim.activity import Activity, load_activity, uniform_activity
 from hwsim.chip import ChipSpec, list_chips, load_chip, parse_chip
 from hwsim.errors import HwsimInputError
-from hwsim.estimate import CostRecord, LayerCost, estimate, fit_reasons
+from hwsim.estimate import estimate
+from hwsim.feasibility import fit_reasons
 from hwsim.fit import FitRow, fit, scale_network
 from hwsim.network import Network, network_from_nir, read_network
+from hwsim.reasons import Reason, ReasonKind
+from hwsim.record import CostRecord, LayerCost
 from hwsim.synthetic import SyntheticResult, synthetic
 from hwsim.validate import DrainCheck, validate_drain
 
@@ -31,6 +35,8 @@ __all__ = [
     "HwsimInputError",
     "LayerCost",
     "Network",
+    "Reason",
+    "ReasonKind",
     "SyntheticResult",
     "estimate",
     "fit",

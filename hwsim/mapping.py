@@ -13,7 +13,6 @@ pieces are split over more cores by `split_heavy`, then placed as `locality`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,8 @@ import numpy as np
 from hwsim.chip import ChipSpec
 from hwsim.connectivity import incoming_events
 from hwsim.network import Layer, Network, Projection
+from hwsim.reasons import Reason, ReasonKind, messages
+from hwsim.speck_memory import match_layers
 
 PLACEMENTS = ("sequential", "greedy", "locality", "spread")
 
@@ -45,38 +46,18 @@ class Partition:
     pieces: tuple[Piece, ...]
     layer_pieces: dict[str, np.ndarray]  # layer -> indices into `pieces`
     fused: dict[str, str]
-    reasons: tuple[str, ...]  # why it does not fit; empty when it does
+    refusals: tuple[Reason, ...]  # why it does not fit; empty when it does
     fixed_cores: np.ndarray | None = None  # core per piece when the chip dictates it (Speck)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The refusals' one-line texts."""
+        return messages(self.refusals)
 
     def bounds(self, layer: str) -> np.ndarray:
         """(Q, 2) [start, stop) of the layer's pieces."""
         idx = self.layer_pieces[layer]
         return np.array([[self.pieces[i].start, self.pieces[i].stop] for i in idx], dtype=np.int64)
-
-
-def speck_kernel_words(proj: Projection) -> int:
-    """sinabs' kernel memory: Cin * 2^(ceil(log2(kh*kw)) + ceil(log2 Cout)).
-
-    A dense layer is the convolution sinabs makes of it: kernel = the source's H x W, Cin = its
-    channels (so a Linear after Flatten of (C, H, W) is C * 2^(ceil log2(HW) + ceil log2 N));
-    an identity edge is a 1x1 convolution C -> C.
-    """
-    if proj.kind == "conv":
-        cin = proj.in_chw[0] // proj.groups if proj.pool else proj.in_chw[0]
-        kh, kw = proj.kernel
-        cout = proj.out_chw[0]
-    elif proj.kind == "dense":
-        cin, kh, kw = proj.in_chw
-        cout = int(np.prod(proj.out_chw))
-    else:
-        cin, kh, kw, cout = proj.in_chw[0], 1, 1, proj.out_chw[0]
-    return cin * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(cout)))
-
-
-def speck_neuron_words(layer: Layer) -> int:
-    """sinabs' neuron memory: Cout * 2^(ceil(log2 H) + ceil(log2 W))."""
-    c, h, w = layer.chw
-    return c * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
 
 
 def _fused_layers(network: Network, chip: ChipSpec) -> dict[str, str]:
@@ -93,6 +74,10 @@ def _fused_layers(network: Network, chip: ChipSpec) -> dict[str, str]:
             if kinds[src] == "neuron":
                 fused[layer.name] = fused.get(src, src)
     return fused
+
+
+# a per-core limit broken by neurons [a, b): (rule, needed, limit)
+Violation = tuple[ReasonKind, float, float]
 
 
 class _LayerBudget:
@@ -141,17 +126,30 @@ class _LayerBudget:
                 total += groups * (cin // p.groups) * rows_in * cols_in
         return total
 
-    def violation(self, a: int, b: int) -> str | None:
+    def violation(self, a: int, b: int) -> Violation | None:
         chip = self.chip
         if b - a > chip.neurons_per_core:
-            return f"{b - a} neurons > {chip.neurons_per_core} per core"
+            return "neurons_per_core", b - a, chip.neurons_per_core
         bits = self.memory_bits(a, b)
         if bits > chip.synapse_memory_bits_per_core:
-            return f"{bits:.0f} synapse bits > {chip.synapse_memory_bits_per_core:.0f} per core"
+            return "synapse_memory", bits, chip.synapse_memory_bits_per_core
         axons = self.axons(a, b)
         if axons > chip.fan_in_axons_per_core:
-            return f"{axons} input axons > {chip.fan_in_axons_per_core:.0f} per core"
+            return "axons_per_core", axons, chip.fan_in_axons_per_core
         return None
+
+    def single_neuron(self, start: int) -> Reason | None:
+        """Why neuron `start` alone breaks a per-core limit (no cut can help), or None."""
+        v = self.violation(start, start + 1)
+        if v is None:
+            return None
+        kind, needed, limit = v
+        what = {
+            "neurons_per_core": f"{needed:.0f} neurons > {limit:.0f} per core",
+            "synapse_memory": f"{needed:.0f} synapse bits > {limit:.0f} per core",
+        }.get(kind, f"{needed:.0f} input axons > {limit:.0f} per core")
+        name = self.layer.name
+        return Reason(kind, name, needed, limit, f"layer {name}: a single neuron needs {what}")
 
     def largest_piece(self, start: int) -> int:
         """Largest stop with [start, stop) within every limit (costs grow with stop)."""
@@ -174,116 +172,89 @@ class _LayerBudget:
         return lo
 
 
-def _match(
-    need: list[tuple[int, int]], kernel: tuple[int, ...], neuron: tuple[int, ...]
-) -> list[int]:
-    """Kuhn's bipartite matching of layers (kernel, neuron words) to cores; -1 if unmatched."""
-    n_cores = len(kernel)
-    owner = [-1] * n_cores
-    ok = [[k for k in range(n_cores) if kw <= kernel[k] and nw <= neuron[k]] for kw, nw in need]
-
-    def augment(i: int, seen: set[int]) -> bool:
-        for k in ok[i]:
-            if k in seen:
-                continue
-            seen.add(k)
-            if owner[k] == -1 or augment(owner[k], seen):
-                owner[k] = i
-                return True
-        return False
-
-    for i in range(len(need)):
-        augment(i, set())
-    core_of = [-1] * len(need)
-    for k, i in enumerate(owner):
-        if i >= 0:
-            core_of[i] = k
-    return core_of
-
-
-def partition(network: Network, chip: ChipSpec, *, first_reason: bool = False) -> Partition:
-    """Cut every spiking layer into pieces that fit a core; collect reasons where none can.
-
-    `first_reason=True` answers only "does it fit?" fast: every layer's first neuron is checked
-    before any layer is cut (the per-core limits that no cut can meet show there), and the
-    result carries at most one reason and no pieces when it has one.
-    """
-    fused = _fused_layers(network, chip)
-    reasons: list[str] = []
+def _cut(
+    owners: list[Layer], budgets: dict[str, _LayerBudget]
+) -> tuple[list[Piece], dict[str, np.ndarray], list[Reason]]:
+    """Every layer cut greedily into the largest pieces that fit; a layer stops at the first
+    neuron that fits no core on its own (its reason)."""
     pieces: list[Piece] = []
     layer_pieces: dict[str, np.ndarray] = {}
-    whole_layers = chip.kernel_memory_words is not None or chip.neuron_memory_words is not None
-    owners = [la for la in network.neuron_layers if la.name not in fused]
-    budgets = {} if whole_layers else {
-        la.name: _LayerBudget(la, [p for p in network.projections if p.dst == la.name], chip)
-        for la in owners
-    }
-
-    def single_neuron(layer: Layer, start: int) -> str | None:
-        why = budgets[layer.name].violation(start, start + 1)
-        return None if why is None else f"layer {layer.name}: a single neuron needs {why}"
-
-    if first_reason:
-        for layer in owners if budgets else ():
-            why = single_neuron(layer, 0)
-            if why is not None:
-                return Partition((), {}, fused, (why,), None)
+    reasons: list[Reason] = []
     for layer in owners:
-        first = len(pieces)
-        if whole_layers:
-            pieces.append(Piece(layer.name, 0, layer.size))
-        else:
-            budget = budgets[layer.name]
-            start = 0
-            while start < layer.size:
-                why = single_neuron(layer, start)
-                if why is not None:
-                    reasons.append(why)
-                    break
-                stop = budget.largest_piece(start)
-                pieces.append(Piece(layer.name, start, stop))
-                start = stop
+        first, budget, start = len(pieces), budgets[layer.name], 0
+        while start < layer.size:
+            why = budget.single_neuron(start)
+            if why is not None:
+                reasons.append(why)
+                break
+            stop = budget.largest_piece(start)
+            pieces.append(Piece(layer.name, start, stop))
+            start = stop
         layer_pieces[layer.name] = np.arange(first, len(pieces))
-    for name, src in fused.items():
-        layer_pieces[name] = layer_pieces[src]
+    return pieces, layer_pieces, reasons
 
+
+def _destination_refusals(
+    network: Network, owners: list[Layer], fused: dict[str, str], chip: ChipSpec
+) -> list[Reason]:
+    """Layers that send to more layers than the chip's routing tables allow."""
     owner_of = {la.name: fused.get(la.name, la.name) for la in network.layers}
+    reasons = []
     for layer in owners:
         dests = {owner_of[p.dst] for p in network.projections if owner_of[p.src] == layer.name}
         dests.discard(layer.name)
         if len(dests) > chip.max_destinations_per_layer:
-            reasons.append(
+            reasons.append(Reason(
+                "destinations_per_layer", layer.name, len(dests), chip.max_destinations_per_layer,
                 f"layer {layer.name}: sends to {len(dests)} layers > "
-                f"{chip.max_destinations_per_layer:.0f} destinations per layer"
-            )
+                f"{chip.max_destinations_per_layer:.0f} destinations per layer",
+            ))
+    return reasons
 
-    fixed = None
-    if whole_layers:
-        kernel = chip.kernel_memory_words or (2**62,) * chip.n_cores
-        neuron = chip.neuron_memory_words or (2**62,) * chip.n_cores
-        need = []
-        for layer in owners:
-            ins = [p for p in network.projections if p.dst == layer.name]
-            need.append((sum(speck_kernel_words(p) for p in ins), speck_neuron_words(layer)))
-        core_of = _match(need, kernel[: chip.n_cores], neuron[: chip.n_cores])
-        if len(owners) > chip.n_cores:
-            reasons.append(
-                f"{len(owners)} spiking layers > {chip.n_cores} cores of {chip.name} "
-                "(one layer per core): no width fits; the network needs fewer layers"
-            )
-        for layer, (kw, nw), core in zip(owners, need, core_of, strict=True):
-            fits_somewhere = any(kw <= k and nw <= m for k, m in zip(kernel, neuron, strict=False))
-            if core < 0 and (fits_somewhere and len(owners) > chip.n_cores):
-                continue  # unmatched only because the cores ran out: said above
-            if core < 0:
-                reasons.append(
-                    f"layer {layer.name}: needs {kw} kernel words and {nw} neuron words; "
-                    "no free core has that much (one layer per core)"
-                )
-        fixed = np.array(core_of, dtype=np.int64)
-    if len(pieces) > chip.n_cores and not whole_layers:
-        reasons.append(f"needs {len(pieces)} cores, {chip.name} has {chip.n_cores}")
-    return Partition(tuple(pieces), layer_pieces, fused, tuple(reasons), fixed)
+
+def partition(network: Network, chip: ChipSpec, *, quick: bool = False) -> Partition:
+    """Cut every spiking layer into pieces that fit a core; collect reasons where none can.
+
+    `quick=True` answers "does it fit?" fast: every layer's first neuron is checked before any
+    layer is cut (the per-core limits that no cut can meet show there); when one fails, the
+    result carries every such reason (one per layer) and no pieces.
+    """
+    fused = _fused_layers(network, chip)
+    owners = [la for la in network.neuron_layers if la.name not in fused]
+    if chip.kernel_memory_words is not None or chip.neuron_memory_words is not None:
+        return _partition_whole_layers(network, chip, owners, fused)
+    budgets = {
+        la.name: _LayerBudget(la, [p for p in network.projections if p.dst == la.name], chip)
+        for la in owners
+    }
+    if quick:
+        single = [budgets[la.name].single_neuron(0) for la in owners]
+        found = tuple(r for r in single if r is not None)
+        if found:
+            return Partition((), {}, fused, found, None)
+    pieces, layer_pieces, reasons = _cut(owners, budgets)
+    for name, src in fused.items():
+        layer_pieces[name] = layer_pieces[src]
+    reasons += _destination_refusals(network, owners, fused, chip)
+    if len(pieces) > chip.n_cores:
+        reasons.append(Reason(
+            "chip_cores", None, len(pieces), chip.n_cores,
+            f"needs {len(pieces)} cores, {chip.name} has {chip.n_cores}",
+        ))
+    return Partition(tuple(pieces), layer_pieces, fused, tuple(reasons), None)
+
+
+def _partition_whole_layers(
+    network: Network, chip: ChipSpec, owners: list[Layer], fused: dict[str, str]
+) -> Partition:
+    """One piece per layer on the core the memory matching gives it (Speck)."""
+    pieces = tuple(Piece(layer.name, 0, layer.size) for layer in owners)
+    layer_pieces = {layer.name: np.array([i]) for i, layer in enumerate(owners)}
+    for name, src in fused.items():
+        layer_pieces[name] = layer_pieces[src]
+    reasons = _destination_refusals(network, owners, fused, chip)
+    fixed, memory = match_layers(network, chip, owners)
+    return Partition(pieces, layer_pieces, fused, (*reasons, *memory), fixed)
 
 
 def split_heavy(part: Partition, work: dict[str, np.ndarray], budget: int) -> Partition:
@@ -331,7 +302,7 @@ def split_heavy(part: Partition, work: dict[str, np.ndarray], budget: int) -> Pa
         layer_pieces.setdefault(pc.layer, [])  # type: ignore[arg-type]
         layer_pieces[pc.layer].append(i)  # type: ignore[attr-defined]
     layer_pieces = {k: np.asarray(v, dtype=np.int64) for k, v in layer_pieces.items()}
-    return Partition(pieces, layer_pieces, dict(part.fused), part.reasons, None)
+    return Partition(pieces, layer_pieces, dict(part.fused), part.refusals, None)
 
 
 def router_positions(chip: ChipSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,7 @@ import numpy as np
 
 from hwsim.chip import ChipSpec
 from hwsim.network import Network
+from hwsim.reasons import Reason
 
 
 class _Sender(Protocol):
@@ -55,7 +56,7 @@ class Relays:
     relayed_spikes: float  # spikes per inference sent into splitter cores (one message each)
     copies: float  # spikes per inference re-emitted by splitter neurons
     stages: int  # relay stages on the longest input-to-output path
-    reasons: tuple[str, ...]  # why relaying cannot work; empty when it can
+    refusals: tuple[Reason, ...]  # why relaying cannot work; empty when it can
 
     def energy_j(self, chip: ChipSpec, timesteps: int) -> float:
         """Dynamic energy of the relays per inference (see the module docstring)."""
@@ -108,7 +109,7 @@ def plan(net: Network, senders: Sequence[_Sender], chip: ChipSpec) -> Relays:
     fan_out = chip.fan_out_cores_per_neuron
     spiking = {la.name for la in net.neuron_layers}
     layers: list[str] = []
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     neurons = cores = 0
     relayed = copies_total = 0.0
     for s in senders:
@@ -121,10 +122,11 @@ def plan(net: Network, senders: Sequence[_Sender], chip: ChipSpec) -> Relays:
         layers.append(s.layer)
         copies = np.ceil(n_dest[split] / fan_out).astype(np.int64)
         if int(copies.max()) > chip.neurons_per_core:
-            reasons.append(
+            reasons.append(Reason(
+                "splitter_neurons_per_core", s.layer, int(copies.max()), chip.neurons_per_core,
                 f"layer {s.layer}: a neuron needs {int(copies.max())} splitter neurons > "
-                f"{chip.neurons_per_core} per core (two relay stages are not modelled)"
-            )
+                f"{chip.neurons_per_core} per core (two relay stages are not modelled)",
+            ))
             continue
         neurons += int(copies.sum())
         cores += _pack(copies, chip.neurons_per_core, chip.fan_in_axons_per_core)
@@ -149,11 +151,12 @@ def assumption(relays: Relays, chip: ChipSpec) -> str:
     )
 
 
-def no_splitters_reason(layer: str, n_dest: int, chip: ChipSpec) -> str:
+def no_splitters_reason(layer: str, n_dest: int, chip: ChipSpec) -> Reason:
     """Why a neuron reaching too many cores makes the network infeasible without splitters
     (only asked when the limit is finite: no count exceeds an infinite one)."""
-    return (
+    return Reason(
+        "fan_out", layer, n_dest, chip.fan_out_cores_per_neuron,
         f"layer {layer}: a neuron targets {n_dest} cores > "
         f"{chip.fan_out_cores_per_neuron:.0f} per neuron "
-        "(needs splitter neurons; the profile does not allow them)"
+        "(needs splitter neurons; the profile does not allow them)",
     )

@@ -13,8 +13,9 @@ import yaml
 from hwsim import Activity, estimate, load_chip
 from hwsim.chip import ChipSpec, builtin_chip_dir, parse_chip
 from hwsim.connectivity import incoming_events, target_pieces
-from hwsim.mapping import partition, speck_kernel_words, speck_neuron_words
+from hwsim.mapping import partition
 from hwsim.network import network_from_nir
+from hwsim.speck_memory import speck_kernel_words, speck_neuron_words
 
 
 def lif(shape: tuple[int, ...]) -> nir.LIF:
@@ -508,3 +509,74 @@ def test_link_loads_match_a_per_spike_walk(multicast: bool) -> None:
     assert rec.messages == pytest.approx(messages)
     np.testing.assert_allclose(rec.link_load_per_step * 4, load)
     assert rec.hops == pytest.approx(load.sum())
+
+
+# --- refusals as data, the record's schema, the terms of a timestep -----------------------------
+def test_refusals_carry_the_rule_the_layer_and_the_numbers() -> None:
+    # 3x3 conv over 64 channels: 576 input axons per neuron; TrueNorth has 256 per core
+    rec = estimate(small_cnn(c1=64), None, "truenorth")
+    (why,) = [r for r in rec.refusals if r.layer == "lif2"]
+    assert (why.kind, why.needed, why.limit) == ("axons_per_core", 64 * 9, 256)
+    assert rec.reasons == tuple(r.message for r in rec.refusals)
+    json_ = rec.to_dict()
+    assert {"kind": "axons_per_core", "layer": "lif2", "needed": 576, "limit": 256.0,
+            "message": why.message} in json_["refusals"]
+    assert json_["reasons"] == list(rec.reasons)
+
+
+def test_a_core_budget_is_a_budget_refusal_not_a_chip_one() -> None:
+    rec = estimate(two_layer_graph(), two_layer_activity(), two_layer_chip(), max_cores=2)
+    (why,) = rec.refusals
+    assert (why.kind, why.layer, why.needed, why.limit) == ("max_cores", None, 3, 2)
+    assert why.is_budget
+    chip_full = estimate(two_layer_graph(), two_layer_activity(), two_layer_chip(cores_total=2))
+    assert [r.kind for r in chip_full.refusals] == ["chip_cores"]
+    assert not chip_full.refusals[0].is_budget
+
+
+def test_a_reason_of_an_unknown_kind_is_refused() -> None:
+    from hwsim import Reason
+
+    with pytest.raises(ValueError, match="Reason.kind"):
+        Reason("too_big", None, 1, 0, "x")  # type: ignore[arg-type]
+
+
+def test_quick_check_lists_every_layer_a_single_neuron_breaks() -> None:
+    from hwsim import fit_reasons
+
+    # TrueNorth's 256 axons per core: conv2 (3x3 over 64 channels) needs 576 per neuron, fc
+    # (16 x 8 x 8 inputs) 1,024: both layers are named, not only the first in layer order
+    graph = small_cnn(c1=64)
+    quick = fit_reasons(graph, "truenorth", quick=True)
+    assert [(r.layer, r.needed) for r in quick] == [("lif2", 576), ("fc.lif", 1024)]
+    assert set(quick) <= set(fit_reasons(graph, "truenorth"))
+
+
+def test_record_keys_are_the_dataclass_fields() -> None:
+    from dataclasses import fields
+
+    from hwsim.record import RECORD_KEYS, CostRecord
+
+    rec = estimate(two_layer_graph(), two_layer_activity(), two_layer_chip())
+    shown = {f.name for f in fields(CostRecord) if f.repr}
+    assert set(RECORD_KEYS) < shown and "refusals" not in RECORD_KEYS
+    assert {"splitter_cores", "time_terms_s", "critical_layer"} <= set(RECORD_KEYS)
+    out = rec.to_dict()
+    for key in RECORD_KEYS:
+        assert key in out, key
+
+
+def test_time_terms_add_up_to_the_timestep_on_a_serial_core() -> None:
+    chip = two_layer_chip(link_bandwidth_spikes_per_s=1e9, latency_neuron_update_s=2e-9,
+                          latency_barrier_s=5e-9)
+    rec = estimate(two_layer_graph(), two_layer_activity(), chip, placement="sequential")
+    terms = rec.time_terms_s
+    # B's core is the busiest: A's 7 spikes over T = 2 reach both B neurons, 7 synops x 1 ns =
+    # 7 ns of dense synaptic events per step, and its 2 neurons swept at 2 ns each = 4 ns
+    assert rec.critical_layer == "B"
+    assert terms["synops_dense"] == pytest.approx(7e-9)
+    assert terms["neuron_sweep"] == pytest.approx(4e-9)
+    assert terms["barrier"] == pytest.approx(5e-9) and terms["tick"] == 0.0
+    core = sum(v for k, v in terms.items() if k not in ("network", "barrier", "tick"))
+    assert core == pytest.approx(rec.time_compute_s)
+    assert core + terms["network"] + terms["barrier"] == pytest.approx(rec.time_per_timestep_s)

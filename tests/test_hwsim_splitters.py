@@ -87,8 +87,8 @@ def test_structural_check_agrees_with_the_estimate(fan_out, splitters, cores) ->
     profile = replace(base, splitter_neurons=splitters)
     act = Activity(COUNTS, timesteps=2, samples=1, source="test")
     rec = estimate(graph(), act, profile)
-    assert fit_reasons(graph(), profile) == rec.reasons
-    assert fit_reasons(graph(), profile, first=True) == rec.reasons[:1]
+    assert fit_reasons(graph(), profile) == rec.refusals
+    assert fit_reasons(graph(), profile, quick=True) == rec.refusals  # no single neuron fails
 
 
 def test_the_fast_verdict_names_a_rule_no_cut_can_meet() -> None:
@@ -104,6 +104,7 @@ def test_the_fast_verdict_names_a_rule_no_cut_can_meet() -> None:
         edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")],
     )
     profile = two_layer_chip(neurons_per_core=256, fan_in_axons_per_core=4)
-    (why,) = fit_reasons(graph_, profile, first=True)
-    assert "layer lif: a single neuron needs 9 input axons > 4 per core" == why
+    (why,) = fit_reasons(graph_, profile, quick=True)
+    assert "layer lif: a single neuron needs 9 input axons > 4 per core" == why.message
+    assert (why.kind, why.layer, why.needed, why.limit) == ("axons_per_core", "lif", 9, 4)
     assert why in fit_reasons(graph_, profile)

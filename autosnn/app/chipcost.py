@@ -11,7 +11,8 @@ Within a layer, the measured spikes of a timestep are spread evenly over the lay
 measurement is kept, so where the spikes are and when reaches the chip model.
 
 A candidate that does not fit the chip, or breaks a budget (:class:`Budgets`), costs +inf: it is
-infeasible, recorded with its binding constraint, and never a winner. The budgets used are the
+infeasible, recorded with its binding constraint (an :class:`hwsim.Reason`: which rule, which
+layer, needed and limit; the text is only for people), and never a winner. The budgets used are the
 chip profile's ``search:`` defaults, each overridden by the option the user gave
 (:meth:`Budgets.with_defaults`); every budget remembers where it came from, so a limit nothing
 meets can say "from the profile: override it with --max-energy".
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 import hwsim
+from autosnn.app.chipfloor import infeasible_message
 from autosnn.core.build import build
 from autosnn.core.errors import AutosnnError
 from autosnn.core.registry import Registry
@@ -36,7 +39,7 @@ from autosnn.core.spaces import Genotype, SpaceSpec
 from autosnn.search.fitness import Evaluation
 
 # What the chip search minimises, from an hwsim cost record (units in the name).
-METRICS: Registry[Callable[[Any], float | None]] = Registry("chip metric")
+METRICS: Registry[Callable[[hwsim.CostRecord], float | None]] = Registry("chip metric")
 METRICS.add("energy", lambda rec: rec.energy_total_j)  # J per inference
 METRICS.add("latency", lambda rec: rec.time_per_timestep_s)  # s per timestep
 METRICS.add("link-util", lambda rec: rec.max_link_utilisation)  # busiest link, fraction
@@ -49,6 +52,18 @@ OPTIONS = {
     "max_latency_s": ("--max-latency", "latency per timestep (s)"),
     "max_energy_j": ("--max-energy", "energy per inference (J)"),
     "max_link_util": ("--max-link-util", "peak link utilisation"),
+}
+# budget field -> the hwsim.Reason kind a breach of it is
+KIND: dict[str, hwsim.ReasonKind] = {
+    "max_cores": "max_cores", "max_latency_s": "max_latency", "max_energy_j": "max_energy",
+    "max_link_util": "max_link_util",
+}
+# budget field -> the record's figure it limits
+FIGURE: dict[str, Callable[[hwsim.CostRecord], float | None]] = {
+    "max_cores": lambda rec: rec.cores_used,
+    "max_latency_s": lambda rec: rec.time_per_timestep_s,
+    "max_energy_j": lambda rec: rec.energy_total_j,
+    "max_link_util": lambda rec: rec.max_link_utilisation,
 }
 
 
@@ -75,10 +90,10 @@ class Budgets:
         if unknown or (self.from_profile and self.profile is None):
             raise AutosnnError(f"Budgets.from_profile: {sorted(unknown)} not set from a profile")
 
-    def with_defaults(self, profile: Any) -> Budgets:
+    def with_defaults(self, profile: hwsim.ChipSpec) -> Budgets:
         """These budgets over a chip profile's ``search:`` defaults: a budget given here (not
         None) wins; one left None takes the profile's value, if it has one."""
-        defaults = getattr(profile, "search_budgets", {}) or {}
+        defaults = profile.search_budgets
         values: dict[str, Any] = {}
         taken: set[str] = set()
         for name, given in self.to_dict().items():
@@ -118,23 +133,31 @@ class Budgets:
         """``--max-energy 2e-05``, plus :meth:`note`."""
         return f"{OPTIONS[name][0]} {getattr(self, name):g}{self.note(name)}"
 
-    def binding(self, rec: Any) -> str | None:
-        """The first constraint ``rec`` breaks (chip rules first), or None when it fits."""
+    def breach(self, rec: hwsim.CostRecord) -> tuple[hwsim.Reason, ...]:
+        """What ``rec`` breaks: the chip's refusals (the --max-cores budget among them), else
+        the first budget it exceeds; empty when it fits within every budget."""
         if not rec.feasible:
-            why = "does not fit: " + "; ".join(rec.reasons)
-            # hwsim names --max-cores when the core budget (not the chip) is what does not fit
-            return why + (self.note("max_cores") if "--max-cores" in why else "")
-        checks = [
-            ("max_cores", rec.cores_used),
-            ("max_latency_s", rec.time_per_timestep_s),
-            ("max_energy_j", rec.energy_total_j),
-            ("max_link_util", rec.max_link_utilisation),
-        ]
-        for name, value in checks:
-            limit = getattr(self, name)
+            return rec.refusals
+        for name in OPTIONS:
+            limit, value = getattr(self, name), FIGURE[name](rec)
             if limit is not None and value is not None and value > limit:
-                return f"{OPTIONS[name][1]} {value:.4g} > {self.describe(name)}"
-        return None
+                text = f"{OPTIONS[name][1]} {value:.4g} > {self.describe(name)}"
+                return (hwsim.Reason(KIND[name], None, value, limit, text),)
+        return ()
+
+    def binding(self, rec: hwsim.CostRecord) -> str | None:
+        """The constraint ``rec`` breaks as one line (chip rules first), or None when it fits."""
+        return self.explain(self.breach(rec))
+
+    def explain(self, reasons: tuple[hwsim.Reason, ...]) -> str | None:
+        """One line for :meth:`breach`'s reasons (None when there are none); a core budget taken
+        from the profile says how to override it."""
+        if not reasons:
+            return None
+        if reasons[0].kind in KIND.values() and reasons[0].kind != "max_cores":
+            return reasons[0].message  # a search budget: the line names its option
+        why = "does not fit: " + "; ".join(r.message for r in reasons)
+        return why + (self.note("max_cores") if any(r.kind == "max_cores" for r in reasons) else "")
 
     def to_dict(self) -> dict[str, float | None]:
         """The four limits by name (None = no limit), without their origins."""
@@ -152,6 +175,7 @@ class ChipTarget:
 
     def __post_init__(self) -> None:
         METRICS.get(self.metric)  # unknown metrics list the valid ones
+        object.__setattr__(self, "chip", chip_path(self.chip))  # the one normalisation
 
 
 class ChipCost:
@@ -167,7 +191,7 @@ class ChipCost:
         input_shape: tuple[int, int, int],
         timesteps: int,
     ) -> None:
-        self.profile = check_chip(target.chip)
+        self.profile: hwsim.ChipSpec = check_chip(target.chip)
         self.target = target
         # the budgets in force: the options given, over the profile's `search:` defaults
         self.budgets = target.budgets.with_defaults(self.profile)
@@ -175,13 +199,16 @@ class ChipCost:
         self.timesteps = timesteps
         self.arch = dict(channels=channels, num_classes=num_classes,
                          input_shape=tuple(input_shape), timesteps=timesteps)
-        self._records: dict[tuple, Any] = {}
+        self._records: dict[tuple[Genotype, tuple[Any, ...]], hwsim.CostRecord] = {}
         self._network = functools.lru_cache(maxsize=4096)(self._network_uncached)
-        # architectures that cannot map onto the chip, whatever their activity: never evaluated
-        self.rejected: dict[Genotype, str] = {}
+        # architectures that cannot map onto the chip, whatever their activity: never evaluated;
+        # every rule each one breaks (when single neurons break some, those), and how many
+        # architectures each rule (kind, layer) refuses
+        self.refusals: dict[Genotype, tuple[hwsim.Reason, ...]] = {}
+        self._rule_count: Counter[tuple[str, str | None]] = Counter()
         self._admitted: set[Genotype] = set()
 
-    def _network_uncached(self, genotype: Genotype) -> Any:
+    def _network_uncached(self, genotype: Genotype) -> hwsim.Network:
         from exporters.nir_export import to_nir
 
         net = build(self.space.name, genotype, **self.arch)  # type: ignore[arg-type]
@@ -194,20 +221,45 @@ class ChipCost:
         g = tuple(genotype)
         if g in self._admitted:
             return True
-        if g in self.rejected:
+        if g in self.refusals:
             return False
         reasons = hwsim.fit_reasons(self._network(g), self.profile,
-                                    max_cores=self.budgets.max_cores, first=True)
+                                    max_cores=self.budgets.max_cores, quick=True)
         if reasons:
-            self.rejected[g] = "does not fit: " + "; ".join(reasons)
+            self.refusals[g] = reasons
+            self._rule_count.update({r.rule for r in reasons})
             return False
         self._admitted.add(g)
         return True
 
+    def binding_rule(self) -> tuple[hwsim.Reason, int] | None:
+        """The rule that refuses the most rejected architectures (an example of it) and how
+        many it refuses; None when none was rejected. Not the first rule found in layer order:
+        a rule every architecture breaks (e.g. the head on TrueNorth at C = 8) is the one a
+        user must change, even where an earlier layer also breaks a rule."""
+        if not self._rule_count:
+            return None
+        rule, count = self._rule_count.most_common(1)[0]
+        example = next(r for rs in self.refusals.values() for r in rs if r.rule == rule)
+        return example, count
+
+    def _attributed(self, reasons: tuple[hwsim.Reason, ...]) -> hwsim.Reason:
+        """Of one architecture's refusals, the rule that refuses the most architectures."""
+        return max(reasons, key=lambda r: self._rule_count[r.rule])
+
+    @property
+    def rejected(self) -> dict[Genotype, str]:
+        """Each rejected architecture with its binding rule in words: of the rules it breaks,
+        the one that refuses the most architectures (so counting these lines names that rule)."""
+        return {g: self.budgets.explain((self._attributed(rs),)) or ""
+                for g, rs in self.refusals.items()}
+
     def rejections(self, examples: int = 5) -> dict[str, Any]:
         """JSON-able summary of the architectures rejected before evaluation."""
         items = list(self.rejected.items())[:examples]
-        return {"count": len(self.rejected),
+        top = self.binding_rule()
+        return {"count": len(self.refusals),
+                "binding_rule": None if top is None else {**top[0].to_dict(), "count": top[1]},
                 "examples": [{"genotype": ",".join(g), "why": why} for g, why in items]}
 
     def activity(self, e: Evaluation) -> hwsim.Activity:
@@ -228,24 +280,30 @@ class ChipCost:
         return hwsim.Activity(counts, timesteps=self.timesteps, samples=1,
                               source="search (measured per layer and timestep)")
 
-    def record(self, e: Evaluation) -> Any:
-        """The hwsim cost record of a candidate with its measured activity (cached)."""
+    def record(self, e: Evaluation, placement: str | None = None) -> hwsim.CostRecord:
+        """The hwsim cost record of a candidate with its measured activity (cached), placed by
+        the target's placement unless ``placement`` says otherwise."""
         g = tuple(e.genotype)
-        key = (g, tuple(sorted((e.activity or {}).items())))
+        placement = placement or self.target.placement
+        key = (g, (placement, *sorted((e.activity or {}).items())))
         if key not in self._records:
             self._records[key] = hwsim.estimate(
-                self._network(g), self.activity(e), self.profile, placement=self.target.placement,
+                self._network(g), self.activity(e), self.profile, placement=placement,
                 max_cores=self.budgets.max_cores,
             )
         return self._records[key]
 
+    def breach(self, e: Evaluation) -> tuple[hwsim.Reason, ...]:
+        """What a candidate breaks on this chip within the budgets (empty: feasible)."""
+        return self.budgets.breach(self.record(e))
+
     def binding(self, e: Evaluation) -> str | None:
         """Why a candidate is infeasible on this chip within the budgets (None: feasible)."""
-        return self.budgets.binding(self.record(e))
+        return self.budgets.explain(self.breach(e))
 
     def cost(self, e: Evaluation) -> float:
         """The target metric of a candidate; +inf when infeasible."""
-        if self.binding(e) is not None:
+        if self.breach(e):
             return math.inf
         value = METRICS.get(self.target.metric)(self.record(e))
         return math.inf if value is None else float(value)
@@ -255,10 +313,10 @@ class ChipCost:
         space): ``Cost_ref`` of the fitness, so lambda means the same on every chip."""
         costs = [c for c in (self.cost(e) for e in evaluations) if math.isfinite(c)]
         if not costs:
-            reasons = sorted({self.binding(e) or "" for e in evaluations})
+            why = infeasible_message(self, evaluations)
             raise AutosnnError(
                 f"chip {self.profile.name}: none of {len(evaluations)} sampled architectures of "
-                f"{self.space.name} is feasible ({reasons[0]}); try fewer channels (see "
+                f"{self.space.name} is feasible ({why}); try fewer channels (see "
                 "`hwsim fit`), a board profile, or looser budgets"
             )
         return sum(costs) / len(costs)
@@ -266,14 +324,16 @@ class ChipCost:
     def summary(self, e: Evaluation) -> dict[str, Any]:
         """JSON-able chip figures of one candidate (winner files, report)."""
         rec = self.record(e)
+        breach = self.breach(e)
         return {
             "chip": self.profile.name,
-            "feasible": self.binding(e) is None,
-            "binding": self.binding(e),
+            "feasible": not breach,
+            "binding": self.budgets.explain(breach),
+            "binding_reason": breach[0].to_dict() if breach else None,
             "cores_used": rec.cores_used,
-            "chips_used": getattr(rec, "chips_used", 1),
+            "chips_used": rec.chips_used,
             "energy_per_inference_j": rec.energy_total_j,
-            "energy_dynamic_j": getattr(rec, "energy_dynamic_j", None),
+            "energy_dynamic_j": rec.energy_dynamic_j,
             "energy_static_j": rec.energy_static_j,
             "time_per_timestep_s": rec.time_per_timestep_s,
             "latency_per_inference_s": rec.latency_per_inference_s,
@@ -282,13 +342,23 @@ class ChipCost:
         }
 
 
-def check_chip(chip: str) -> Any:
+def check_chip(chip: str) -> hwsim.ChipSpec:
     """The validated profile of ``chip`` (a built-in name or a YAML path); a bad profile, its
-    ``search:`` budgets included, is one :class:`AutosnnError` naming the file and field."""
+    ``search:`` budgets included, is one :class:`AutosnnError` naming the file and field.
+    A profile is parsed once per process (and again only if its file changes)."""
+    name = chip_path(chip)
+    p = Path(name)
+    stamp = (p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None
     try:
-        return hwsim.load_chip(chip_path(chip))
+        return _load_chip(name, stamp)
     except hwsim.HwsimInputError as exc:
         raise AutosnnError(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=16)
+def _load_chip(name: str, stamp: tuple[int, int] | None) -> hwsim.ChipSpec:
+    """``hwsim.load_chip`` cached by name and the file's (mtime, size) stamp."""
+    return hwsim.load_chip(name)
 
 
 def chip_path(chip: str) -> str:

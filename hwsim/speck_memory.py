@@ -1,0 +1,103 @@
+"""Chips with per-core word memories (Speck): each layer whole on one core, matched to cores.
+
+sinabs (SynSense's toolchain) sizes a layer's kernel and neuron memories by the formulas below
+and places one layer per core; a core's two memories differ from core to core, so which layer
+goes where is a bipartite matching (Kuhn's algorithm) of layers to cores that can hold them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hwsim.chip import ChipSpec
+from hwsim.network import Layer, Network, Projection
+from hwsim.reasons import Reason
+
+_NO_LIMIT = 2**62  # a memory the profile does not bound
+
+
+def speck_kernel_words(proj: Projection) -> int:
+    """sinabs' kernel memory: Cin * 2^(ceil(log2(kh*kw)) + ceil(log2 Cout)).
+
+    A dense layer is the convolution sinabs makes of it: kernel = the source's H x W, Cin = its
+    channels (so a Linear after Flatten of (C, H, W) is C * 2^(ceil log2(HW) + ceil log2 N));
+    an identity edge is a 1x1 convolution C -> C.
+    """
+    if proj.kind == "conv":
+        cin = proj.in_chw[0] // proj.groups if proj.pool else proj.in_chw[0]
+        kh, kw = proj.kernel
+        cout = proj.out_chw[0]
+    elif proj.kind == "dense":
+        cin, kh, kw = proj.in_chw
+        cout = int(np.prod(proj.out_chw))
+    else:
+        cin, kh, kw, cout = proj.in_chw[0], 1, 1, proj.out_chw[0]
+    return cin * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(cout)))
+
+
+def speck_neuron_words(layer: Layer) -> int:
+    """sinabs' neuron memory: Cout * 2^(ceil(log2 H) + ceil(log2 W))."""
+    c, h, w = layer.chw
+    return c * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
+
+
+def _match(
+    need: list[tuple[int, int]], kernel: tuple[int, ...], neuron: tuple[int, ...]
+) -> list[int]:
+    """Kuhn's bipartite matching of layers (kernel, neuron words) to cores; -1 if unmatched."""
+    n_cores = len(kernel)
+    owner = [-1] * n_cores
+    ok = [[k for k in range(n_cores) if kw <= kernel[k] and nw <= neuron[k]] for kw, nw in need]
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for k in ok[i]:
+            if k in seen:
+                continue
+            seen.add(k)
+            if owner[k] == -1 or augment(owner[k], seen):
+                owner[k] = i
+                return True
+        return False
+
+    for i in range(len(need)):
+        augment(i, set())
+    core_of = [-1] * len(need)
+    for k, i in enumerate(owner):
+        if i >= 0:
+            core_of[i] = k
+    return core_of
+
+
+def match_layers(
+    network: Network, chip: ChipSpec, owners: list[Layer]
+) -> tuple[np.ndarray, list[Reason]]:
+    """Core per layer (-1: none) and why the layers do not all find a core."""
+    kernel = chip.kernel_memory_words or (_NO_LIMIT,) * chip.n_cores
+    neuron = chip.neuron_memory_words or (_NO_LIMIT,) * chip.n_cores
+    need = []
+    for layer in owners:
+        ins = [p for p in network.projections if p.dst == layer.name]
+        need.append((sum(speck_kernel_words(p) for p in ins), speck_neuron_words(layer)))
+    core_of = _match(need, kernel[: chip.n_cores], neuron[: chip.n_cores])
+    reasons: list[Reason] = []
+    if len(owners) > chip.n_cores:
+        reasons.append(Reason(
+            "layers_per_chip", None, len(owners), chip.n_cores,
+            f"{len(owners)} spiking layers > {chip.n_cores} cores of {chip.name} "
+            "(one layer per core): no width fits; the network needs fewer layers",
+        ))
+    for layer, (kw, nw), core in zip(owners, need, core_of, strict=True):
+        fits_somewhere = any(kw <= k and nw <= m for k, m in zip(kernel, neuron, strict=False))
+        if core < 0 and (fits_somewhere and len(owners) > chip.n_cores):
+            continue  # unmatched only because the cores ran out: said above
+        if core < 0:
+            # the limit: the most kernel words of a core that holds the layer's neurons
+            room = max((k for k, m in zip(kernel, neuron, strict=False) if nw <= m), default=0)
+            reasons.append(Reason(
+                "core_memory_words", layer.name, kw, room,
+                f"layer {layer.name}: needs {kw} kernel words and {nw} neuron words; "
+                "no free core has that much (one layer per core)",
+            ))
+    return np.array(core_of, dtype=np.int64), reasons
