@@ -164,46 +164,52 @@ class NocSim:
     def step(self) -> None:
         """Advance one cycle: credits return, sources inject, switches allocate, flits move."""
         t = self.now
-        cfg = self.cfg
-        v_n, b_n = cfg.vcs, cfg.buffer_flits
-        cnt, head = self.cnt, self.head
-        slot_wheel = self.credit_wheel[t % (cfg.credit_cycles + 1)]
+        slot_wheel = self.credit_wheel[t % (self.cfg.credit_cycles + 1)]
         self.credit += slot_wheel
         slot_wheel[:] = 0
+        self._inject(t)
+        requests = self._requests(t)
+        if requests is not None:
+            self._move(t, *self._arbitrate(*requests))
+        self.now = t + 1
 
-        # injection: the next flit of each source queue's born head packet; a head flit enters
-        # the emptiest injection VC, the rest of its packet follows it there
-        f_n = cfg.packet_flits
+    def _inject(self, t: int) -> None:
+        """The next flit of each source queue's born head packet; a head flit enters the
+        emptiest injection VC, the rest of its packet follows it there."""
+        cfg, cnt = self.cfg, self.cnt
+        v_n, b_n, f_n = cfg.vcs, cfg.buffer_flits, cfg.packet_flits
         ptr = self._qptr
         pend = ptr < self._qend
         pkt = self._qpad[ptr]
         pend &= self._birth_pad[pkt] <= t
-        if pend.any():
-            srcs = np.flatnonzero(pend)
-            k = self._cursor[srcs]
-            inj = cnt.reshape(-1, PORTS, v_n)[srcs, 0, :]
-            vc = np.where(k == 0, inj.argmin(axis=1), self._inj_vc[srcs])
-            ok = inj[np.arange(srcs.size), vc] < b_n
-            srcs, vc, k = srcs[ok], vc[ok], k[ok]
-            q = srcs * PORTS * v_n + vc
-            slot = (head[q] + cnt[q]) % b_n
-            self.buf[q, slot] = pkt[srcs] * f_n + k
-            self.ready[q, slot] = t + cfg.router_cycles
-            cnt[q] += 1
-            self._inj_vc[srcs] = vc
-            last = k + 1 == f_n
-            self._cursor[srcs] = np.where(last, 0, k + 1)
-            ptr[srcs] += last
-
-        # requests: ready front flits that can go: to ejection always; a head flit where its
-        # output has a free downstream VC with a credit; a body flit where its packet's VC has one
-        qs = np.flatnonzero(cnt)
-        if qs.size == 0:
-            self.now = t + 1
+        if not pend.any():
             return
-        hd = head[qs]
-        qs = qs[self.ready[qs, hd] <= t]
-        fl = self.buf[qs, head[qs]]
+        srcs = np.flatnonzero(pend)
+        k = self._cursor[srcs]
+        inj = cnt.reshape(-1, PORTS, v_n)[srcs, 0, :]
+        vc = np.where(k == 0, inj.argmin(axis=1), self._inj_vc[srcs])
+        ok = inj[np.arange(srcs.size), vc] < b_n
+        srcs, vc, k = srcs[ok], vc[ok], k[ok]
+        q = srcs * PORTS * v_n + vc
+        slot = (self.head[q] + cnt[q]) % b_n
+        self.buf[q, slot] = pkt[srcs] * f_n + k
+        self.ready[q, slot] = t + cfg.router_cycles
+        cnt[q] += 1
+        self._inj_vc[srcs] = vc
+        last = k + 1 == f_n
+        self._cursor[srcs] = np.where(last, 0, k + 1)
+        ptr[srcs] += last
+
+    def _requests(self, t: int) -> tuple[np.ndarray, ...] | None:
+        """Ready front flits that can go, as (input VC, input port, output direction, output
+        port): to ejection always; a head flit where its output has a free downstream VC with a
+        credit; a body flit where its packet's VC has one. None when nothing can move."""
+        v_n, f_n = self.cfg.vcs, self.cfg.packet_flits
+        qs = np.flatnonzero(self.cnt)
+        if qs.size == 0:
+            return None
+        qs = qs[self.ready[qs, self.head[qs]] <= t]
+        fl = self.buf[qs, self.head[qs]]
         p_in = qs // v_n
         router = p_in // PORTS
         out = self._route[router, self.dst[fl // f_n]]
@@ -215,13 +221,17 @@ class NocSim:
             head_ok = ((cred > 0) & (self.owner[p_out] < 0)).any(axis=1)
             body_ok = cred[np.arange(qs.size), self._out_vc[qs]] > 0
             ok = (out == 0) | np.where(fl % f_n == 0, head_ok, body_ok)
-        qs, p_in, out, p_out = qs[ok], p_in[ok], out[ok], p_out[ok]
-        if qs.size == 0:
-            self.now = t + 1
-            return
-        vc = qs % v_n
+        if not ok.any():
+            return None
+        return qs[ok], p_in[ok], p_out[ok]
 
-        # input arbitration: one VC per input port, round robin from the port's pointer
+    def _arbitrate(self, qs: np.ndarray, p_in: np.ndarray,
+                   p_out: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Input arbitration (one VC per input port), then output arbitration (one input port
+        per output port), both round robin from the ports' pointers. Returns the winners as
+        (input VC, input port, its VC, output port, input direction)."""
+        v_n = self.cfg.vcs
+        vc = qs % v_n
         n_ports = self._rr_in.size
         prio = np.full(n_ports * v_n, v_n, dtype=np.int64)
         prio[qs] = (vc - self._rr_in[p_in]) % v_n
@@ -232,8 +242,6 @@ class NocSim:
         cand_q = cand * v_n + best_vc[cand]
         cand_out = want_out[cand_q]
         cand_in = cand % PORTS
-
-        # output arbitration: one input port per output port, round robin
         prio2 = np.full((n_ports, PORTS), PORTS, dtype=np.int64)
         prio2[cand_out, cand_in] = (cand_in - self._rr_out[cand_out]) % PORTS
         best_in = prio2.argmin(axis=1)
@@ -244,8 +252,13 @@ class NocSim:
         win_q = win_port * v_n + win_vc
         self._rr_in[win_port] = (win_vc + 1) % v_n
         self._rr_out[win_out] = (win_in_dir + 1) % PORTS
+        return win_q, win_port, win_vc, win_out, win_in_dir
 
-        # move: pop the winners, return their slots' credits upstream, eject or forward
+    def _move(self, t: int, win_q: np.ndarray, win_port: np.ndarray, win_vc: np.ndarray,
+              win_out: np.ndarray, win_in_dir: np.ndarray) -> None:
+        """Pop the winners, return their slots' credits upstream, eject or forward."""
+        cfg, head, cnt = self.cfg, self.head, self.cnt
+        b_n, f_n = cfg.buffer_flits, cfg.packet_flits
         moving = self.buf[win_q, head[win_q]]
         m_pkt, m_k = np.divmod(moving, f_n)
         tail = m_k == f_n - 1
@@ -263,24 +276,24 @@ class NocSim:
         self.watched_left -= int(self._watch[done].sum())
         fwd = ~eject
         fwd_out = win_out[fwd]
-        if fwd_out.size:
-            # a head flit takes the free VC with most credits; a body flit its packet's VC
-            if f_n == 1:
-                down_vc = self.credit[fwd_out].argmax(axis=1)
-            else:
-                free_cred = np.where(self.owner[fwd_out] < 0, self.credit[fwd_out], -1)
-                up_q = win_q[fwd]
-                down_vc = np.where(m_k[fwd] == 0, free_cred.argmax(axis=1), self._out_vc[up_q])
-                f_tail = tail[fwd]
-                self.owner[fwd_out, down_vc] = np.where(f_tail, -1, m_pkt[fwd])
-                self._out_vc[up_q] = np.where(f_tail, -1, down_vc)
-            self.credit[fwd_out, down_vc] -= 1
-            dq = self._down_base[fwd_out] + down_vc
-            slot = (head[dq] + cnt[dq]) % b_n
-            self.buf[dq, slot] = moving[fwd]
-            self.ready[dq, slot] = t + cfg.link_cycles + cfg.router_cycles
-            cnt[dq] += 1
-        self.now = t + 1
+        if not fwd_out.size:
+            return
+        # a head flit takes the free VC with most credits; a body flit its packet's VC
+        if f_n == 1:
+            down_vc = self.credit[fwd_out].argmax(axis=1)
+        else:
+            free_cred = np.where(self.owner[fwd_out] < 0, self.credit[fwd_out], -1)
+            up_q = win_q[fwd]
+            down_vc = np.where(m_k[fwd] == 0, free_cred.argmax(axis=1), self._out_vc[up_q])
+            f_tail = tail[fwd]
+            self.owner[fwd_out, down_vc] = np.where(f_tail, -1, m_pkt[fwd])
+            self._out_vc[up_q] = np.where(f_tail, -1, down_vc)
+        self.credit[fwd_out, down_vc] -= 1
+        dq = self._down_base[fwd_out] + down_vc
+        slot = (head[dq] + cnt[dq]) % b_n
+        self.buf[dq, slot] = moving[fwd]
+        self.ready[dq, slot] = t + cfg.link_cycles + cfg.router_cycles
+        cnt[dq] += 1
 
     def watch(self, packets: np.ndarray) -> None:
         """Count these packets (ids or a mask) in `watched_left` until they are delivered."""
