@@ -36,7 +36,8 @@ import nir  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hwsim  # noqa: E402
-from exporters.netx_import import NetxNetwork, read_netx, run_fixed_point, to_nir  # noqa: E402
+from exporters.netx_import import NetxNetwork, read_netx, to_nir  # noqa: E402
+from exporters.netx_run import run_fixed_point  # noqa: E402
 from safeio import write_json  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pilotnet"

@@ -25,7 +25,8 @@ import hwsim
 from exporters import ExportError, get_exporter
 from exporters.lava_export import lava_plan
 from exporters.lava_graph import emulate_plan, quantise_neuron
-from exporters.netx_import import netx_to_nir, read_netx, run_fixed_point, to_nir
+from exporters.netx_import import netx_to_nir, read_netx, to_nir
+from exporters.netx_run import run_fixed_point
 from exporters.verify import randomise
 
 ROOT = Path(__file__).resolve().parents[1]
