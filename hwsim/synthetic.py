@@ -81,8 +81,10 @@ def synthetic(
     `rate` is in flits per node per cycle; packets of `packet_flits` flits add their
     serialisation (packet_flits - 1 cycles) to the zero-load latency and serve each channel in
     packet_flits cycles (the M/D/1 wait scales with it)."""
-    if not (math.isfinite(rate) and rate >= 0):
-        raise ValueError(f"rate must be a finite, non-negative packets/node/cycle, got {rate}")
+    if not (math.isfinite(rate) and 0 <= rate <= 1):
+        # a node injects at most one flit per cycle: above 1 is no network's load, and huge
+        # values overflow the traffic sums into nan/inf
+        raise ValueError(f"rate must be in [0, 1] flits/node/cycle, got {rate}")
     for name, value in (("router_cycles", router_cycles), ("link_cycles", link_cycles)):
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite, non-negative number, got {value}")
