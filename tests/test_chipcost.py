@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 
@@ -129,3 +130,85 @@ def test_no_feasible_lambda_is_one_clear_error() -> None:
            for p in SWEEP]
     with pytest.raises(AutosnnError, match="max-cores"):
         choose_lambda(pts, budgets=True)
+
+
+# -- typed refusals, the binding rule, floors --------------------------------------------------
+def test_a_budget_breach_is_a_typed_reason_with_the_numbers() -> None:
+    e = measured(G, 100.0)
+    t = chip().record(e).time_per_timestep_s
+    assert t is not None
+    (why,) = chip(budgets=Budgets(max_latency_s=t / 2)).breach(e)
+    assert (why.kind, why.layer, why.needed, why.limit) == ("max_latency", None, t, t / 2)
+    assert why.is_budget and "--max-latency" in why.message
+    assert chip(budgets=Budgets(max_latency_s=t * 2)).breach(e) == ()
+
+
+def test_the_rule_that_refuses_most_architectures_is_named_not_the_first_in_layer_order() -> None:
+    # TrueNorth (256 input axons per core) at C = 8: the head's neurons need 512 axons whatever
+    # the body; a 5x5 block in the body breaks the rule earlier in layer order as well
+    tn = ChipCost(ChipTarget("truenorth"), space=get_space("snn1"),
+                  **{**ARCH, "channels": 8})  # type: ignore[arg-type]
+    k5 = ("skip", "skip", "SCB_k5", "SCB_k5", "skip")
+    genotypes = [("skip",) * 5, k5, ("SRB_k3", "skip", "skip", "SCB_k5", "skip")]
+    assert not any(tn.admissible(g) for g in genotypes)
+    assert tn.refusals[k5][0].layer != "head.lifs.0"  # layer order would have blamed the body
+    rule = tn.binding_rule()
+    assert rule is not None
+    head, count = rule
+    assert (head.layer, head.kind, head.needed, head.limit) == ("head.lifs.0", "axons_per_core",
+                                                               512, 256)
+    assert count == len(genotypes)
+    (line, n), = Counter(tn.rejected.values()).most_common(1)
+    assert n == len(genotypes) and "head.lifs.0" in line and "512 input axons > 256" in line
+    assert tn.rejections()["binding_rule"]["count"] == len(genotypes)
+
+
+def evaluations() -> list[Evaluation]:
+    """Candidates of two architectures at several activities (all with the same input)."""
+    return [measured(g, r) for g in (G, ("skip",) * 5) for r in (5.0, 20.0, 80.0)]
+
+
+def test_a_latency_budget_below_the_floor_of_the_space_is_called_a_floor() -> None:
+    from autosnn.app.chipfloor import TERMS
+
+    free = chip()
+    recs = [free.record(e) for e in evaluations()]
+    low = min(r.time_per_timestep_s for r in recs if r.time_per_timestep_s is not None)
+    floor = min(recs, key=lambda r: r.time_per_timestep_s or math.inf)
+    term = max(floor.time_terms_s, key=lambda k: floor.time_terms_s[k])
+    tight = chip(budgets=Budgets(max_latency_s=low * 0.9))
+    with pytest.raises(AutosnnError) as err:
+        tight.reference_cost(evaluations())
+    text = str(err.value)
+    assert "below the floor of the space" in text and f"{low * 1e3:.4g} ms" in text
+    assert TERMS[term][0] in text
+    # the remedy is priced: spread's time for the architecture on the floor is in the line
+    spread = free.record(next(e for e, r in zip(evaluations(), recs, strict=True)
+                              if r is floor), placement="spread").time_per_timestep_s
+    assert spread is not None and spread < low
+    assert f"{spread * 1e3:.4g} ms" in text
+    # a budget that the cheapest meets is no floor: Cost_ref is the mean of the feasible ones
+    assert math.isfinite(chip(budgets=Budgets(max_latency_s=low * 1.01)).reference_cost(
+        evaluations()))
+
+
+def test_an_energy_budget_below_the_floor_says_which_part_sets_it() -> None:
+    recs = [chip().record(e) for e in evaluations()]
+    low = min(r.energy_total_j for r in recs if r.energy_total_j is not None)
+    with pytest.raises(AutosnnError, match="below the floor of the space") as err:
+        chip(budgets=Budgets(max_energy_j=low / 2)).reference_cost(evaluations())
+    assert f"{low * 1e6:.4g} uJ" in str(err.value)
+
+
+def test_a_profile_is_normalised_and_parsed_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from autosnn.app.chipcost import check_chip
+    from hwsim.chip import builtin_chip_dir
+
+    assert ChipTarget("loihi2.yaml").chip == "loihi2"
+    assert check_chip("loihi2") is check_chip("loihi2.yaml")
+    path = tmp_path / "mine.yaml"
+    path.write_text((builtin_chip_dir() / "loihi2.yaml").read_text())
+    first = check_chip(str(path))
+    assert check_chip(str(path)) is first
+    path.write_text(path.read_text() + "# edited\n")
+    assert check_chip(str(path)) is not first

@@ -72,6 +72,10 @@ def _floor(model: ChipCost, evaluations: list[Evaluation], figure: str
     return low, on, at
 
 
+def _on(n: int) -> str:
+    return "1 architecture sits on it" if n == 1 else f"{n} architectures sit on it"
+
+
 def latency_floor(model: ChipCost, evaluations: list[Evaluation]) -> str:
     """Whether --max-latency is below the lowest time per timestep of the space, the term that
     sets that floor (the largest in the floor record's `time_terms_s`) and what would move it."""
@@ -88,8 +92,8 @@ def latency_floor(model: ChipCost, evaluations: list[Evaluation]) -> str:
     head = (
         f"{model.budgets.describe('max_latency_s')} is below the floor of the space: the lowest "
         f"latency per timestep of the {len(evaluations)} evaluated is {low * 1e3:.4g} ms "
-        f"({on} sit on it), {terms.get(term, 0.0) * 1e3:.4g} ms of it {what}{where}, a term "
-        f"no activity lowers; set by {figure} of {model.profile.name}"
+        f"({_on(on)}), {terms.get(term, 0.0) * 1e3:.4g} ms of it {what}{where}, which "
+        f"{figure} of {model.profile.name} scales"
     )
     return head + "; " + _latency_remedy(model, at, term, low)
 
@@ -126,5 +130,5 @@ def energy_floor(model: ChipCost, evaluations: list[Evaluation]) -> str:
                 "messages): fewer spikes (a more negative lambda) or another chip would lower it")
     return (f"{model.budgets.describe('max_energy_j')} is below the floor of the space: the "
             f"lowest energy per inference of the {len(evaluations)} evaluated is "
-            f"{low * 1e6:.4g} uJ ({on} sit on it), {part}")
+            f"{low * 1e6:.4g} uJ ({_on(on)}), {part}")
 
