@@ -28,18 +28,22 @@ which spikes cannot carry) and the voting read-out (a fixed sum over groups of o
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import nir
 import numpy as np
 
+from autosnn.core.fixed_point import (  # noqa: F401  (W_MIN... re-exported for callers)
+    DECAY_UNITY,
+    MAX_SCALE,
+    W_MAX,
+    W_MIN,
+    fixed_decay,
+    quantise_population,
+)
 from exporters.base import ExportError, diagonal_kernel
 
-W_MIN, W_MAX = -256, 254
-DECAY_UNITY = 4096
-MAX_SCALE = 2**12
 NEURON_NODES = (nir.LIF, nir.IF, nir.Threshold)
 
 
@@ -256,27 +260,21 @@ def _balance_depths(plan: LavaPlan) -> None:
 
 
 def quantise_neuron(n: Neuron) -> dict:
-    """Integer parameters of one neuron population and its synapses (module docstring)."""
+    """Integer parameters of one neuron population and its synapses (module docstring), from
+    :func:`autosnn.core.fixed_point.quantise_population`, the arithmetic QAT trains with."""
     if n.fixed is not None:
         return n.fixed
-    peak = max((float(np.abs(s.weight).max()) * abs(n.gain) for s in n.synapses
-                if s.weight.size), default=0.0)
-    # scale = vth / threshold with an integer vth as large as the 8-bit weights allow: the
-    # threshold is then exact and the weights use (nearly) the whole 8-bit range
-    vth = MAX_SCALE if peak == 0 else max(1, min(MAX_SCALE, math.floor(
-        n.threshold * W_MAX / peak)))
-    scale = vth / n.threshold
-    weights = [(np.round(s.weight * n.gain * scale / 2) * 2).clip(W_MIN, W_MAX).astype(np.int32)
-               for s in n.synapses]
-    bias = sum((s.bias for s in n.synapses if s.bias is not None),
-               np.zeros(n.shape[0]))
-    bias_eff = np.asarray(bias, dtype=np.float64) * n.gain * scale * 64
-    exp = 0
-    while np.abs(np.round(bias_eff / 2**exp)).max(initial=0) > 4095 and exp < 7:
-        exp += 1
-    mant = np.round(bias_eff / 2**exp).clip(-4096, 4095).astype(np.int32)
-    return {"weights": weights, "bias_mant": mant, "bias_exp": exp, "scale": scale,
-            "dv": int(round(n.decay * DECAY_UNITY)), "vth": int(vth)}
+    import torch
+
+    fp = quantise_population([torch.from_numpy(np.asarray(s.weight, dtype=np.float64))
+                              for s in n.synapses],
+                             [None if s.bias is None
+                              else torch.from_numpy(np.asarray(s.bias, dtype=np.float64))
+                              for s in n.synapses],
+                             n.gain, n.threshold, n.decay, n.shape[0])
+    return {"weights": [w.numpy().astype(np.int32) for w in fp.weights],
+            "bias_mant": fp.bias_mant.numpy().astype(np.int32), "bias_exp": fp.bias_exp,
+            "scale": fp.scale, "dv": fp.dv, "vth": fp.vth}
 
 
 # -- running in Lava ----------------------------------------------------------------------------
@@ -417,9 +415,7 @@ def emulate_plan(plan: LavaPlan, encoder_spikes: dict[str, np.ndarray]
                     a = a + F.conv2d(x, w, None, s.stride, s.padding, 1, s.groups)
                 else:
                     a = a + F.linear(x.reshape(N, -1), w)
-            decayed = torch.sign(v) * torch.floor(torch.abs(v) * (DECAY_UNITY - q["dv"])
-                                                  / DECAY_UNITY)
-            v = decayed + a * 64 + bias
+            v = fixed_decay(v, q["dv"]) + a * 64 + bias
             s_out = v > q["vth"] * 64
             v = torch.where(s_out, torch.zeros_like(v), v)
             out.append(s_out.double())

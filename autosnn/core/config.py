@@ -49,6 +49,10 @@ class TrainConfig:
     precision: str = "fp32"
     device: str = "cpu"
     eval_batch_size: int = EVAL_BATCH_SIZE
+    # quantisation-aware training for a chip (autosnn.train.quantize: e.g. "loihi2"), over the
+    # last ``quantize_epochs`` epochs (None: the whole run)
+    quantize: str | None = None
+    quantize_epochs: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -59,6 +63,8 @@ class TrainConfig:
             raise AutosnnError(f"learning rate must be > 0, got {self.lr}")
         if self.spike_reg < 0:
             raise AutosnnError(f"--spike-reg must be >= 0, got {self.spike_reg}")
+        if self.quantize_epochs is not None and self.quantize_epochs < 1:
+            raise AutosnnError(f"--quantize-epochs must be >= 1, got {self.quantize_epochs}")
         if self.precision not in PRECISIONS:
             raise AutosnnError(
                 f"--precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}"

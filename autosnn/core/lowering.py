@@ -144,25 +144,32 @@ def lower_network(b: Lowerer, net: SpikingNet) -> Signal:
 
 
 def fold_bn(
-    weight: Tensor, bn: nn.BatchNorm2d | None, bias: Tensor | None = None
+    weight: Tensor, bn: nn.BatchNorm2d | None, bias: Tensor | None = None, *,
+    differentiable: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Fold an eval-mode BatchNorm into the preceding conv/linear ``weight`` (Cout, ...).
 
     ``bn(conv(x)) = conv(x) * a + (beta - mean * a)`` with ``a = gamma / sqrt(var + eps)``: the
     folded weight is ``weight * a``, the folded bias ``beta - mean * a (+ bias * a)``. Computed in
     float64, returned in float32 (BN has no node in NIR, Lava or a step function).
+    ``differentiable`` keeps the gradient to weight, gamma and beta (quantisation-aware training
+    folds with this same arithmetic, so it trains on the weights the exporters write).
     """
-    w = weight.detach().double()
-    b = bias.detach().double() if bias is not None else torch.zeros(w.shape[0], dtype=w.dtype)
+    def d(t: Tensor) -> Tensor:
+        return t.double() if differentiable else t.detach().double()
+
+    w = d(weight)
+    b = d(bias) if bias is not None else torch.zeros(w.shape[0], dtype=w.dtype,
+                                                      device=w.device)
     if bn is not None:
         if bn.running_mean is None or bn.running_var is None:
             raise LoweringError("BatchNorm without running statistics cannot be folded")
         a = bn.running_var.detach().double().add(bn.eps).rsqrt()
         if bn.weight is not None:
-            a = a * bn.weight.detach().double()
+            a = a * d(bn.weight)
         shift = -bn.running_mean.detach().double() * a
         if bn.bias is not None:
-            shift = shift + bn.bias.detach().double()
+            shift = shift + d(bn.bias)
         w = w * a.reshape(-1, *([1] * (w.dim() - 1)))
         b = b * a + shift
     return w.float(), b.float()

@@ -8,6 +8,10 @@ the checkpoint written after epoch ``e - 1`` replays exactly what an uninterrupt
 Under ``torchrun`` the same loop runs on every rank with DistributedDataParallel: each rank
 trains on its slice of the same global batch, with the same path (see
 :mod:`autosnn.train.distributed`); rank 0 alone writes the checkpoint.
+
+With ``cfg.quantize`` (e.g. ``loihi2``) the forward pass of the whole run, or of its last
+``cfg.quantize_epochs`` epochs, is the chip's integer arithmetic with straight-through gradients
+(:mod:`autosnn.train.quantize`): the network trains for the weights its export will hold.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch import Tensor, nn
 
 from autosnn.core.checkpoint import atomic_torch_save, safe_torch_load
 from autosnn.core.config import TrainConfig
-from autosnn.core.errors import CheckpointError
+from autosnn.core.errors import AutosnnError, CheckpointError
 from autosnn.core.network import SpikingNet
 from autosnn.core.neuron import SpikingLayer
 from autosnn.core.progress import Reporter
@@ -32,6 +36,7 @@ from autosnn.core.runtime import precision_context
 from autosnn.core.spaces import Genotype
 from autosnn.data import Augment, TensorSplit, batches
 from autosnn.train import distributed
+from autosnn.train.quantize import check_quantize, quantized
 
 # Called before each batch; returns the path to train (super-network) or None (fixed network).
 PathSampler = Callable[[], Genotype | None]
@@ -155,7 +160,19 @@ def _fingerprint(cfg: TrainConfig, extra: dict) -> str:
     d = asdict(cfg)
     d.pop("epochs")  # a resumed run may extend the number of epochs
     d.pop("device")
+    if cfg.quantize is None:  # runs without QAT keep the fingerprint they had before it existed
+        d.pop("quantize")
+        d.pop("quantize_epochs")
     return json.dumps({"train": d, **extra}, sort_keys=True)
+
+
+def quantize_from(cfg: TrainConfig) -> int | None:
+    """The first epoch trained with the chip's arithmetic (``cfg.quantize``), None without QAT:
+    the whole run, or the last ``cfg.quantize_epochs`` epochs (fine-tuning a float network)."""
+    if cfg.quantize is None:
+        return None
+    check_quantize(cfg.quantize)
+    return 0 if cfg.quantize_epochs is None else max(0, cfg.epochs - cfg.quantize_epochs)
 
 
 def fit(
@@ -181,6 +198,10 @@ def fit(
     """
     dist_info = distributed.info()
     reporter = reporter if dist_info.is_main else None
+    qat_from = quantize_from(cfg)
+    if qat_from is not None and sample_path_factory is not None:
+        raise AutosnnError(f"--quantize {cfg.quantize}: quantisation-aware training needs a fixed "
+                           "network (train or retrain), not a super-network")
     optimizer = make_optimizer(net, cfg)
     history: list[EpochStats] = []
     fp = _fingerprint(cfg, fingerprint or {})
@@ -207,10 +228,20 @@ def fit(
             reporter.log(f"resumed from {state_path} after epoch {start_epoch}")
     if dist_info.enabled and sync_bn:
         distributed.convert_batchnorm(net)
-    model = distributed.wrap(net, find_unused=sample_path_factory is not None)
+    model: nn.Module | None = None
     try:
         for epoch in range(start_epoch, cfg.epochs):
             sampler = sample_path_factory(epoch) if sample_path_factory else None
+            if qat_from is not None and epoch == max(qat_from, start_epoch):
+                # from here on the forward pass runs the chip's integer arithmetic (same
+                # parameters, so the optimizer state carries over)
+                assert cfg.quantize is not None
+                model = distributed.wrap(quantized(net, cfg.quantize), find_unused=False)
+                if reporter:
+                    reporter.log(f"epoch {epoch + 1}: quantisation-aware training for "
+                                 f"{cfg.quantize}")
+            elif model is None:
+                model = distributed.wrap(net, find_unused=sample_path_factory is not None)
             stats = train_epoch(net, split, cfg, optimizer, epoch, sample_path=sampler,
                                 reporter=reporter, model=model)
             history.append(stats)

@@ -297,8 +297,15 @@ def train_cmd(
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
     sync_bn: SyncBN = False,
     quiet: Quiet = False,
+    quantize: Annotated[str | None, typer.Option("--quantize", help="Quantisation-aware training for a chip (loihi2): the forward pass runs the chip's integer arithmetic, so its export rounds nothing training did not see.")] = None,
+    quantize_epochs: Annotated[int | None, typer.Option("--quantize-epochs", min=1, max=MAX_EPOCHS, help="With --quantize: only the last N epochs (default: the whole run).")] = None,
 ) -> None:
     """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt."""
+    from autosnn.train.quantize import check_quantize
+
+    check_quantize(quantize)
+    if quantize_epochs is not None and quantize is None:
+        raise typer.BadParameter("--quantize-epochs needs --quantize")
     p = get_preset(preset.value)
     given = [x is not None for x in (genotype, model, winner)]
     if sum(given) != 1:
@@ -322,9 +329,10 @@ def train_cmd(
             run_train(
                 data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
                 model=spec,
-                train=_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size, seed=seed,
-                                 device=device, precision=precision, spike_reg=spike_reg,
-                                 cutout=cutout),
+                train=override(_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size,
+                                          seed=seed, device=device, precision=precision,
+                                          spike_reg=spike_reg, cutout=cutout),
+                               quantize=quantize, quantize_epochs=quantize_epochs),
                 out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
             )
     finally:
