@@ -35,7 +35,7 @@ TERMS = {
     "tick": ("the chip's fixed tick", "timing.timestep_s"),
 }
 CORE_TERMS = frozenset(list(TERMS)[:7])
-_ON_FLOOR = 1e-6  # relative distance within which an architecture sits on the floor
+_ON_FLOOR = 1e-3  # within 0.1 % of the floor an architecture sits on it
 
 
 def infeasible_message(model: ChipCost, evaluations: list[Evaluation]) -> str:
@@ -73,7 +73,7 @@ def _floor(model: ChipCost, evaluations: list[Evaluation], figure: str
 
 
 def _on(n: int) -> str:
-    return "1 architecture sits on it" if n == 1 else f"{n} architectures sit on it"
+    return f"{n} within 0.1 % of it"
 
 
 def latency_floor(model: ChipCost, evaluations: list[Evaluation]) -> str:
