@@ -85,6 +85,22 @@ def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
+def _check_run(mesh: Mesh, rate: float, warmup: int, measure: int, drain: int) -> None:
+    """The run's options, before anything is allocated (packets are generated up front)."""
+    if not (0 <= rate <= 1):  # also refuses nan
+        raise ValueError(f"rate must be in [0, 1] packets/node/cycle, got {rate}")
+    for name, value in (("warmup", warmup), ("measure", measure)):
+        if value < (1 if name == "measure" else 0):
+            raise ValueError(f"{name} must be a positive number of cycles, got {value}")
+    if drain < 0:
+        raise ValueError(f"drain must be >= 0 cycles, got {drain}")
+    if mesh.n_routers * (warmup + measure + drain) > MAX_NODE_CYCLES:
+        raise ValueError(
+            f"{mesh.rows}x{mesh.cols} mesh over {warmup + measure + drain} cycles (warm-up, "
+            f"window, drain): at most {MAX_NODE_CYCLES:,} node-cycles"
+        )
+
+
 def simulate(
     rows: int,
     cols: int,
@@ -106,22 +122,11 @@ def simulate(
     cycles (default `measure`); the run stops early when the window's accepted rate already falls
     short of the offered one. Deterministic for a given seed.
     """
-    if not (0 <= rate <= 1):  # also refuses nan
-        raise ValueError(f"rate must be in [0, 1] packets/node/cycle, got {rate}")
-    for name, value in (("warmup", warmup), ("measure", measure)):
-        if value < (1 if name == "measure" else 0):
-            raise ValueError(f"{name} must be a positive number of cycles, got {value}")
     router = router or RouterConfig()
     drain = measure if drain is None else drain
-    if drain < 0:
-        raise ValueError(f"drain must be >= 0 cycles, got {drain}")
     mesh = Mesh(rows, cols)
+    _check_run(mesh, rate, warmup, measure, drain)
     n = mesh.n_routers
-    if n * (warmup + measure + drain) > MAX_NODE_CYCLES:
-        raise ValueError(
-            f"{rows}x{cols} mesh over {warmup + measure + drain} cycles (warm-up, window, "
-            f"drain): at most {MAX_NODE_CYCLES:,} node-cycles"
-        )
     rng = np.random.default_rng(seed)
     end = warmup + measure
     flits = router.packet_flits

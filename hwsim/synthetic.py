@@ -41,6 +41,11 @@ class SyntheticResult:
         return asdict(self)
 
 
+# The largest offered rate the analytic model takes (flits/node/cycle): every mesh saturates far
+# below it, and beyond it the traffic sums overflow.
+MAX_RATE = 1000.0
+
+
 def traffic_matrix(
     mesh: Mesh, pattern: str, rate: float, hotspot_fraction: float = 0.2
 ) -> np.ndarray:
@@ -81,10 +86,10 @@ def synthetic(
     `rate` is in flits per node per cycle; packets of `packet_flits` flits add their
     serialisation (packet_flits - 1 cycles) to the zero-load latency and serve each channel in
     packet_flits cycles (the M/D/1 wait scales with it)."""
-    if not (math.isfinite(rate) and 0 <= rate <= 1):
-        # a node injects at most one flit per cycle: above 1 is no network's load, and huge
-        # values overflow the traffic sums into nan/inf
-        raise ValueError(f"rate must be in [0, 1] flits/node/cycle, got {rate}")
+    if not (math.isfinite(rate) and 0 <= rate <= MAX_RATE):
+        # far beyond any mesh's capacity (saturated either way); huge values overflow the
+        # traffic sums into nan/inf
+        raise ValueError(f"rate must be in [0, {MAX_RATE:g}] flits/node/cycle, got {rate}")
     for name, value in (("router_cycles", router_cycles), ("link_cycles", link_cycles)):
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite, non-negative number, got {value}")
