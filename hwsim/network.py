@@ -1,27 +1,41 @@
 """NIR graph -> neuron layers and the projections (synapse groups) between them.
 
-Spiking nodes (LIF, IF, CubaLIF, Threshold) are the layers that occupy cores. Weight nodes
-(Conv2d, Linear, Affine, SumPool2d, AvgPool2d) are the synapses into the next layer; Flatten,
-Scale and Delay pass through; a plain edge between two layers is a one-to-one identity projection;
-several edges into one layer sum (residual adds). Input and Output nodes live on the host.
+Spiking nodes (LIF, IF, CubaLIF, Threshold) and non-spiking integrators (LI, CubaLI, I) are the
+layers that occupy cores. Weight nodes (Conv2d, Conv1d, Linear, Affine, SumPool2d, AvgPool2d)
+are the synapses into the next layer; Flatten, Scale, Delay and Identity pass through; a plain
+edge between two layers is a one-to-one identity projection; several edges into one layer sum
+(residual adds). Input and Output nodes live on the host. Graphs other tools export are first
+normalised (`hwsim.nir_normalise`: nested graphs inlined, batch dimension dropped, shapes
+inferred) and weight nodes in series composed (`hwsim.nir_compose`).
 """
 
 from __future__ import annotations
 
-import graphlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import nir
 import numpy as np
 
 from hwsim.errors import HwsimInputError, require_regular_file
+from hwsim.nir_compose import POOL_TYPES, compose
+from hwsim.nir_fields import MAX_COMPOSITE_WEIGHTS, numeric_padding, pair, weight_of
+from hwsim.nir_normalise import (
+    CONV_TYPES,
+    DENSE_TYPES,
+    MAX_NEURONS,
+    NEURON_TYPES,
+    PASS_TYPES,
+    FlatGraph,
+    normalise,
+)
 
-NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold)
-CONV_TYPES = (nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
-DENSE_TYPES = (nir.Linear, nir.Affine)
-PASS_TYPES = (nir.Flatten, nir.Scale, nir.Delay)
-
+__all__ = [
+    "CONV_TYPES", "DENSE_TYPES", "MAX_COMPOSITE_WEIGHTS", "MAX_NEURONS", "MAX_TIMESTEPS",
+    "NEURON_TYPES", "PASS_TYPES", "Layer", "Network", "Projection", "graph_timesteps",
+    "network_from_nir", "read_network",
+]
 
 @dataclass(frozen=True)
 class Layer:
@@ -67,6 +81,11 @@ class Projection:
     groups: int = 1
     pool: bool = False
     mask: np.ndarray | None = None  # (N_dst, N_src) bool, dense only
+    # a pool composed into this weight node (`hwsim.nir_compose`): the (C, H, W) the weight
+    # node itself reads after the pool, and its own kernel (None: dense). Chips that pool in
+    # the source core (Speck, as sinabs maps it) store the weight node, not the composite.
+    pooled_chw: tuple[int, int, int] | None = None
+    own_kernel: tuple[int, int] | None = None
 
     @property
     def weights_per_out_channel(self) -> int:
@@ -95,50 +114,7 @@ class Network:
         return tuple(la for la in self.layers if la.kind == "neuron")
 
 
-def _pair(value: object, name: str, where: str) -> tuple[int, int]:
-    arr = np.atleast_1d(np.asarray(value)).astype(int).ravel()
-    if arr.size == 1:
-        return (int(arr[0]), int(arr[0]))
-    if arr.size != 2:
-        raise HwsimInputError(where, name, "an int or a pair of ints")
-    return (int(arr[0]), int(arr[1]))
-
-
-MAX_NEURONS = 1 << 28  # 268 M per layer: beyond any chip system hwsim models
-# 4 M weights (32 MB): a crop selector composed with a stem conv has hundreds; strided convs
-# chained without a spiking node between them grow the composite kernel 2x per conv
-MAX_COMPOSITE_WEIGHTS = 1 << 22
 MAX_TIMESTEPS = 1 << 20  # 1,048,576 steps: beyond any inference hwsim models; bounds T x N
-
-
-def _checked(shape: tuple[int, ...], name: str, where: str) -> tuple[int, ...]:
-    if int(np.prod(shape, dtype=object)) > MAX_NEURONS:
-        raise HwsimInputError(where, name, f"at most {MAX_NEURONS} neurons per node (got {shape})")
-    return shape
-
-
-def _node_shape(node: nir.NIRNode, name: str, where: str) -> tuple[int, ...]:
-    for attr in ("input_type", "output_type"):
-        types = getattr(node, attr, None) or {}
-        for value in types.values():
-            shape = tuple(int(v) for v in np.atleast_1d(np.asarray(value)).ravel())
-            if shape and all(s > 0 for s in shape):
-                return _checked(shape, name, where)
-    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold"):
-        value = getattr(node, attr, None)
-        if value is not None and np.ndim(value) > 0:
-            return _checked(tuple(int(s) for s in np.shape(value)), name, where)
-    raise HwsimInputError(where, name, "a node with a known neuron shape (input_type or tau)")
-
-
-def _weight(node: nir.NIRNode, name: str, where: str) -> np.ndarray:
-    """A weight node's weights: real and finite (bytes or text would be read as connections,
-    a NaN weight is no synapse a chip can store)."""
-    weight = np.asarray(node.weight)
-    real = np.issubdtype(weight.dtype, np.integer) or np.issubdtype(weight.dtype, np.floating)
-    if not (real or weight.dtype == bool) or not np.all(np.isfinite(weight)):
-        raise HwsimInputError(where, f"{name}.weight", "a real, finite numeric array")
-    return weight
 
 
 def _channel_diagonal(weight: np.ndarray) -> bool:
@@ -151,15 +127,15 @@ def _channel_diagonal(weight: np.ndarray) -> bool:
 def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where: str) -> Projection:
     in_chw = src.chw
     if isinstance(node, nir.Conv2d):
-        weight = _weight(node, via, where)
+        weight = weight_of(node, via, where)
         if weight.ndim != 4:
             raise HwsimInputError(where, f"{via}.weight", "a 4-D array [Cout, Cin/groups, kh, kw]")
         groups = int(node.groups)
         out_c = int(weight.shape[0])
         kernel = (int(weight.shape[2]), int(weight.shape[3]))
-        stride = _pair(node.stride, f"{via}.stride", where)
-        dilation = _pair(node.dilation, f"{via}.dilation", where)
-        padding = _numeric_padding(node, via, where)
+        stride = pair(node.stride, f"{via}.stride", where)
+        dilation = pair(node.dilation, f"{via}.dilation", where)
+        padding = numeric_padding(node, via, where)
         if weight.shape[1] * groups != in_chw[0]:
             raise HwsimInputError(
                 where, f"{via}.weight", f"Cin/groups*groups = {in_chw[0]} (from {src.name})"
@@ -179,9 +155,9 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
                 and all(np.array_equal(weight[c, c], k0) for c in range(out_c))
             )
     else:
-        kernel = _pair(node.kernel_size, f"{via}.kernel_size", where)
-        stride = _pair(node.stride, f"{via}.stride", where)
-        padding = _pair(node.padding, f"{via}.padding", where)
+        kernel = pair(node.kernel_size, f"{via}.kernel_size", where)
+        stride = pair(node.stride, f"{via}.stride", where)
+        padding = pair(node.padding, f"{via}.padding", where)
         dilation = (1, 1)
         groups = out_c = in_chw[0]
         pool = True
@@ -208,76 +184,6 @@ def _conv_projection(src: Layer, dst: Layer, via: str, node: nir.NIRNode, where:
     )
 
 
-def _numeric_padding(node: nir.Conv2d, name: str, where: str) -> tuple[int, int]:
-    """A Conv2d's padding as (rows, cols): 'valid', 'same' (from kernel and dilation) or ints."""
-    kernel = np.shape(node.weight)[2:]
-    if isinstance(node.padding, str):
-        if node.padding == "valid":
-            return (0, 0)
-        if node.padding == "same":
-            dil = _pair(node.dilation, f"{name}.dilation", where)
-            return (dil[0] * (kernel[0] - 1) // 2, dil[1] * (kernel[1] - 1) // 2)
-        raise HwsimInputError(where, f"{name}.padding", "'same', 'valid' or ints")
-    return _pair(node.padding, f"{name}.padding", where)
-
-
-def _compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
-             where: str) -> nir.Conv2d | None:
-    """Two Conv2d in series with nothing spiking between them, as one Conv2d (None when they
-    are not both plain convolutions: groups 1, dilation 1).
-
-    autosnn writes N-MNIST's 34x34 -> 32x32 centre crop as a one-tap "selector" conv before the
-    stem conv; a chip runs the pair as one layer of synapses. Composite: stride s1*s2, kernel
-    k1 + (k2 - 1)*s1, padding p1 + p2*s1, non-zero pattern of the composed kernels (absolute
-    values, so no connection cancels out). At the borders it connects the input the second conv
-    would have seen as zero padding: a slight overcount of border synapses, stated here.
-    """
-    if not (isinstance(first, nir.Conv2d) and isinstance(second, nir.Conv2d)):
-        return None
-    for node, name in zip((first, second), names, strict=True):
-        if int(node.groups) != 1 or _pair(node.dilation, f"{name}.dilation", where) != (1, 1):
-            return None
-    w1, w2 = np.abs(_weight(first, names[0], where)), np.abs(_weight(second, names[1], where))
-    if w1.ndim != 4 or w2.ndim != 4 or w2.shape[1] != w1.shape[0]:
-        return None
-    s1 = _pair(first.stride, f"{names[0]}.stride", where)
-    s2 = _pair(second.stride, f"{names[1]}.stride", where)
-    p1 = _numeric_padding(first, names[0], where)
-    p2 = _numeric_padding(second, names[1], where)
-    (k1h, k1w), (k2h, k2w) = w1.shape[2:], w2.shape[2:]
-    kh, kw = k1h + (k2h - 1) * s1[0], k1w + (k2w - 1) * s1[1]
-    if w2.shape[0] * w1.shape[1] * kh * kw > MAX_COMPOSITE_WEIGHTS:  # before allocating it
-        raise HwsimInputError(
-            where, names[1], f"convs in series whose composite kernel has at most "
-            f"{MAX_COMPOSITE_WEIGHTS} weights (got {w2.shape[0]}x{w1.shape[1]}x{kh}x{kw})",
-        )
-    weight = np.zeros((w2.shape[0], w1.shape[1], kh, kw))
-    for a in range(k2h):
-        for b in range(k2w):
-            y, x = a * s1[0], b * s1[1]
-            weight[:, :, y:y + k1h, x:x + k1w] += np.einsum("om,miuv->oiuv", w2[:, :, a, b], w1)
-    pad = [p1[0] + p2[0] * s1[0], p1[1] + p2[1] * s1[1]]
-    # trim all-zero rings (the crop's selector taps leave one), within the padding, so the
-    # composite's kernel area is the synapses it really has
-    for axis in (0, 1):
-        used = np.flatnonzero(weight.any(axis=(0, 1, 3 - axis)))
-        if used.size:
-            t = min(int(used[0]), weight.shape[2 + axis] - 1 - int(used[-1]), pad[axis])
-            if t:
-                keep = slice(t, weight.shape[2 + axis] - t)
-                weight = weight[:, :, keep] if axis == 0 else weight[:, :, :, keep]
-                pad[axis] -= t
-    return nir.Conv2d(
-        input_shape=first.input_shape,
-        weight=weight,
-        stride=(s1[0] * s2[0], s1[1] * s2[1]),
-        padding=tuple(pad),
-        dilation=1,
-        groups=1,
-        bias=np.zeros(weight.shape[0]),
-    )
-
-
 def _projection(
     src: Layer, dst: Layer, via: str, node: nir.NIRNode | None, where: str
 ) -> Projection:
@@ -287,7 +193,7 @@ def _projection(
         return Projection(src.name, dst.name, "", "identity", src.chw, dst.chw)
     if isinstance(node, CONV_TYPES):
         return _conv_projection(src, dst, via, node, where)
-    weight = _weight(node, via, where)
+    weight = weight_of(node, via, where)
     if weight.ndim != 2 or weight.shape != (dst.size, src.size):
         raise HwsimInputError(
             where, f"{via}.weight", f"shape ({dst.size}, {src.size}) for {src.name} -> {dst.name}"
@@ -297,71 +203,43 @@ def _projection(
 
 def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
     """Reduce a NIR graph to layers and projections (raises HwsimInputError on what it can't)."""
-    nodes = dict(graph.nodes)  # plus composite convs (`_compose`); the graph is not changed
-    succ: dict[str, list[str]] = {name: [] for name in nodes}
-    for a, b in graph.edges:
-        if a not in nodes or b not in nodes:
-            raise HwsimInputError(where, f"edge {a}->{b}", "both ends to be nodes of the graph")
-        succ[a].append(b)
-    order = _topological(succ, where)
-    layers = _layers(order, nodes, where)
+    flat = normalise(graph, where)  # a flat, typed copy; the graph is not changed
+    layers = _layers(flat)
     projections = [
-        p for name in order if name in layers and layers[name].kind != "output"
-        for p in _projections_from(layers[name], nodes, succ, layers, where)
+        p for name in flat.order if name in layers and layers[name].kind != "output"
+        for p in _projections_from(layers[name], flat, layers, where)
     ]
-    ordered = tuple(layers[n] for n in order if n in layers)
+    ordered = tuple(layers[n] for n in flat.order if n in layers)
     if not any(la.kind == "neuron" for la in ordered):
         raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
     return Network(ordered, tuple(projections), graph_timesteps(graph, where))
 
 
-def _topological(succ: dict[str, list[str]], where: str) -> list[str]:
-    """Nodes in topological order, ties in the graph's node order (the standard library's
-    sorter, which releases nodes first in, first out)."""
-    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-    for name in succ:
-        sorter.add(name)
-    for a, bs in succ.items():
-        for b in bs:
-            sorter.add(b, a)
-    try:
-        return list(sorter.static_order())
-    except graphlib.CycleError:
-        raise HwsimInputError(
-            where, "edges", "an acyclic graph (recurrent edges not supported)"
-        ) from None
-
-
-def _layers(order: list[str], nodes: dict[str, nir.NIRNode], where: str) -> dict[str, Layer]:
-    """The populations: host input/output and the spiking nodes, with their neuron shapes;
-    weight and pass-through nodes are not layers, any other node type is an error."""
+def _layers(flat: FlatGraph) -> dict[str, Layer]:
+    """The populations: host input/output and the neuron nodes, with their inferred shapes;
+    weight and pass-through nodes are not layers (`normalise` refused any other type)."""
     layers: dict[str, Layer] = {}
-    for name in order:
-        node = nodes[name]
-        if isinstance(node, nir.NIRGraph):
-            raise HwsimInputError(where, name, "a flat graph (nested NIRGraph not supported)")
+    for name in flat.order:
+        node = flat.nodes[name]
         if isinstance(node, nir.Input):
-            layers[name] = Layer(name, "input", _node_shape(node, name, where))
+            layers[name] = Layer(name, "input", flat.shapes[name])
         elif isinstance(node, nir.Output):
-            layers[name] = Layer(name, "output", _node_shape(node, name, where))
+            layers[name] = Layer(name, "output", flat.shapes[name])
         elif isinstance(node, NEURON_TYPES):
-            layers[name] = Layer(name, "neuron", _node_shape(node, name, where))
-        elif not isinstance(node, CONV_TYPES + DENSE_TYPES + PASS_TYPES):
-            raise HwsimInputError(where, name, f"a supported node type (got {type(node).__name__})")
+            layers[name] = Layer(name, "neuron", flat.shapes[name])
     return layers
 
 
 def _projections_from(
-    src: Layer,
-    nodes: dict[str, nir.NIRNode],
-    succ: dict[str, list[str]],
-    layers: dict[str, Layer],
-    where: str,
+    src: Layer, flat: FlatGraph, layers: dict[str, Layer], where: str
 ) -> list[Projection]:
     """The projections out of `src`: walk through pass-through nodes, remembering the (single)
-    weight node on the path (two plain Conv2d in series compose into one, added to `nodes`).
+    weight node on the path (weight nodes in series compose into one, `hwsim.nir_compose`,
+    added to the flat graph's nodes).
     Each (node, weight node) state is visited once, so k parallel pass-through paths cost k
     steps (not 2^k) and reach a layer through one weight node once (not once per path)."""
+    nodes, succ = flat.nodes, flat.succ
+    pooled: dict[str, dict[str, Any]] = {}  # composite name -> the pool's Projection fields
     out: list[Projection] = []
     stack: list[tuple[str, str | None]] = [(m, None) for m in succ[src.name]]
     seen: set[tuple[str, str | None]] = set()
@@ -373,25 +251,39 @@ def _projections_from(
         node_name, via = state
         if node_name in layers:
             node = nodes[via] if via is not None else None
-            out.append(_projection(src, layers[node_name], via or "", node, where))
+            proj = _projection(src, layers[node_name], via or "", node, where)
+            out.append(replace(proj, **pooled[via]) if via in pooled else proj)
             continue
         node = nodes[node_name]
         if isinstance(node, CONV_TYPES + DENSE_TYPES):
             if via is not None:
-                composite = _compose(nodes[via], node, (via, node_name), where)
+                first_in = flat.in_shapes[via]
+                composite = compose(nodes[via], node, (via, node_name), first_in, where)
                 if composite is None:
                     raise HwsimInputError(
                         where,
                         node_name,
                         f"one weight node between spiking layers (found {via} -> "
-                        f"{node_name}; only two plain Conv2d compose)",
+                        f"{node_name}; only plain Conv2d in series, or a pool before a "
+                        "Conv2d/Linear/Affine, compose)",
                     )
                 nodes[f"{via}+{node_name}"] = composite
+                flat.in_shapes[f"{via}+{node_name}"] = first_in
+                if isinstance(nodes[via], POOL_TYPES) and len(flat.shapes[via]) == 3:
+                    pooled[f"{via}+{node_name}"] = _pooled(flat.shapes[via], node)
                 via = f"{via}+{node_name}"
             else:
                 via = node_name
         stack.extend((m, via) for m in succ[node_name])
     return out
+
+
+def _pooled(chw: tuple[int, ...], node: nir.NIRNode) -> dict[str, Any]:
+    """Projection fields of a pool composed into `node`: what `node` itself reads and stores."""
+    kernel = None
+    if isinstance(node, nir.Conv2d):
+        kernel = (int(np.shape(node.weight)[2]), int(np.shape(node.weight)[3]))
+    return {"pooled_chw": (int(chw[0]), int(chw[1]), int(chw[2])), "own_kernel": kernel}
 
 
 def graph_timesteps(graph: nir.NIRGraph, where: str = "<graph>") -> int | None:

@@ -23,14 +23,17 @@ def speck_kernel_words(proj: Projection) -> int:
 
     A dense layer is the convolution sinabs makes of it: kernel = the source's H x W, Cin = its
     channels (so a Linear after Flatten of (C, H, W) is C * 2^(ceil log2(HW) + ceil log2 N));
-    an identity edge is a 1x1 convolution C -> C.
+    an identity edge is a 1x1 convolution C -> C. A pool composed into the weight node
+    (`Projection.pooled_chw`) is the source layer's pooling stage, as sinabs maps it: the kernel
+    memory is the weight node's own.
     """
+    in_chw = proj.pooled_chw or proj.in_chw  # a pool composed in: the source core's pooling
     if proj.kind == "conv":
-        cin = proj.in_chw[0] // proj.groups if proj.pool else proj.in_chw[0]
-        kh, kw = proj.kernel
+        cin = in_chw[0] // proj.groups if proj.pool else in_chw[0]
+        kh, kw = proj.own_kernel or proj.kernel
         cout = proj.out_chw[0]
     elif proj.kind == "dense":
-        cin, kh, kw = proj.in_chw
+        cin, kh, kw = in_chw
         cout = int(np.prod(proj.out_chw))
     else:
         cin, kh, kw, cout = proj.in_chw[0], 1, 1, proj.out_chw[0]
