@@ -212,6 +212,10 @@ def read_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     if content_digest(obj["meta"], state) != obj["sha256"]:
         raise CheckpointError(f"{path}: damaged: its content does not match the SHA-256 written "
                               "with it (a changed byte or an edit outside autosnn)")
+    for key, value in state.items():  # NaN/inf weights compute nothing usable: refused by name
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: field state_dict[{key!r}]: holds NaN or infinite "
+                                  "values (a diverged training or an edited file)"[:300])
     return meta, state
 
 

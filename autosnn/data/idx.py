@@ -8,6 +8,8 @@ zero-padded by 2 px per side to 32x32 so they fit the 32x32 stems of the search 
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +22,9 @@ from autosnn.data.registry import DatasetSpec, Source, register, take
 from autosnn.data.types import DatasetInfo
 
 PAD = 2  # 28 + 2 * 2 = 32
+# The most an IDX file may decompress to: MNIST/Fashion-MNIST train images are 47 MB; a damaged
+# header announcing more is refused before anything is allocated.
+MAX_IDX_BYTES = 1 << 31
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -38,29 +43,41 @@ def _find(root: Path, stem: str, origin: str) -> Path:
 
 
 def read_idx(path: Path, expect_dims: int, origin: str) -> np.ndarray:
-    """Read one uint8 IDX file (``.gz`` decompressed transparently), checking magic and size."""
+    """Read one uint8 IDX file (``.gz`` decompressed transparently), checking magic and size.
+
+    The header is read first and only the size it announces (plus one byte, to notice trailing
+    data) is decompressed: a damaged header or a gzip bomb costs at most ``MAX_IDX_BYTES``, and a
+    damaged gzip stream (``zlib.error``, a bad CRC, a cut-off member) is one line naming the file.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
+    magic = 0x800 | expect_dims
+    offset = 4 + 4 * expect_dims
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: unreadable ({exc}); expected an IDX file; {origin}") from None
-    magic = 0x800 | expect_dims
-    if len(raw) < 4 + 4 * expect_dims or int.from_bytes(raw[:4], "big") != magic:
+            head = f.read(offset)
+            if len(head) < offset or int.from_bytes(head[:4], "big") != magic:
+                raise DataError(
+                    f"{path}: not a uint8 IDX file with {expect_dims} dimension(s) "
+                    f"(magic 0x{magic:08x} expected); {origin}"
+                )
+            dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big")
+                         for i in range(expect_dims))
+            size = math.prod(dims)
+            if size > MAX_IDX_BYTES:
+                raise DataError(f"{path}: header announces shape {dims} ({size} bytes), more "
+                                f"than the {MAX_IDX_BYTES} bytes an IDX file may hold; {origin}")
+            body = f.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        kind = "corrupt compressed data" if isinstance(exc, zlib.error) else type(exc).__name__
+        raise DataError(f"{path}: unreadable ({kind}: "
+                        f"{str(exc).strip()[:120]}); expected an IDX file; {origin}") from None
+    if len(body) != size:
+        got = f"{len(body)}" if len(body) <= size else "more"
         raise DataError(
-            f"{path}: not a uint8 IDX file with {expect_dims} dimension(s) "
-            f"(magic 0x{magic:08x} expected); {origin}"
+            f"{path}: header announces shape {dims} ({size} bytes) but {got} bytes follow; "
+            f"the file is truncated or corrupt; {origin}"
         )
-    dims = tuple(
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expect_dims)
-    )
-    offset = 4 + 4 * expect_dims
-    if len(raw) - offset != int(np.prod(dims)):
-        raise DataError(
-            f"{path}: header announces shape {dims} ({int(np.prod(dims))} bytes) but "
-            f"{len(raw) - offset} bytes follow; the file is truncated or corrupt; {origin}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def _open_idx(root: Path, origin: str) -> Source:

@@ -10,8 +10,15 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
+from autosnn.core.checkpoint import MAX_TIMESTEPS
 from autosnn.core.errors import DataError
 from autosnn.data import DatasetSplits, TensorSplit, load_dataset
+from autosnn.data.registry import get_spec
+
+# Integer fields of a recorded spec and their ranges (a seed is 0..2^32-1 like --seed; a limit
+# of 0 is refused here too: an empty split is never a usable setting).
+_INT_FIELDS = {"seed": (0, 2**32 - 1), "train_limit": (1, 2**31), "val_limit": (1, 2**31),
+               "test_limit": (1, 2**31), "timesteps": (1, MAX_TIMESTEPS)}
 
 # The splits every dataset is divided into (D_train, D_val from the training set; test).
 SPLITS = ("train", "val", "test")
@@ -40,7 +47,38 @@ class DataSpec:
         return d
 
     @staticmethod
-    def from_dict(d: dict) -> DataSpec:
+    def from_dict(d: object, where: str = "data spec", field: str = "data") -> DataSpec:
+        """A spec recorded in a file (a super-network's ``extra.data``, a resume fingerprint):
+        every field type- and range-checked, so a hand-edited record is one :class:`DataError`
+        line naming ``where`` (the file) and ``field`` (where the spec sits in it) instead of a
+        TypeError or a silently odd run."""
+        if not isinstance(d, dict):
+            raise DataError(f"{where}: field {field}: expected an object of data settings, got "
+                            f"{type(d).__name__}")
+        known = DataSpec.__dataclass_fields__
+        unknown = sorted(str(k) for k in set(d) - set(known))
+        if unknown:
+            raise DataError(f"{where}: field {field}: unknown keys {unknown}; expected some of "
+                            f"{', '.join(known)}"[:300])
+        for key in ("dataset", "data_dir"):
+            if d.get(key) is not None and not (isinstance(d[key], str) and d[key]):
+                raise DataError(f"{where}: field {field}.{key}: expected a non-empty string or "
+                                f"null, got {d[key]!r}"[:300])
+        for key, (lo, hi) in _INT_FIELDS.items():
+            value = d.get(key, 0 if key == "seed" else None)
+            if value is None and key != "seed":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise DataError(f"{where}: field {field}.{key}: expected an integer in [{lo}, {hi}]"
+                                + (" or null" if key != "seed" else "") + f", got {value!r}"[:200])
+        if d.get("dataset") is not None:
+            try:
+                get_spec(d["dataset"])
+            except DataError as exc:
+                raise DataError(f"{where}: field {field}.dataset: {exc}") from None
+        if not isinstance(d.get("full_train", False), bool):
+            raise DataError(f"{where}: field {field}.full_train: expected true or false, got "
+                            f"{d['full_train']!r}"[:300])
         return DataSpec(**d)
 
 
