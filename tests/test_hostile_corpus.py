@@ -905,3 +905,53 @@ def test_issue_24_super_network_edits_are_one_line_naming_the_file(base, tmp_pat
     case = Case("supernet", edit, path, lambda: read_supernet(base, path, True))
     outcome, detail = run_case(case)
     assert outcome == "refused", f"{edit}: {outcome}: {detail}"
+
+
+# -- search-state edits the random corpus rarely draws, as named cases --------------------------
+
+_STATE_OVERFLOW = ("autosnn/search/lambdas.py _load: float() of a JSON integer beyond any float "
+                   "(10**400) raises OverflowError, not in its except list")
+_STATE_RNG = ("autosnn/search/lambdas.py _load / evolution: an all-zero MT19937 state is accepted; "
+              "it is degenerate (every draw is 0), so a resumed search draws one candidate forever")
+
+
+def _state_edit(d: dict, edit: str) -> None:
+    row, state = d["cache"][0], next(iter(d["states"].values()))
+    if edit == "accuracy-10**400":
+        row[1] = 10**400
+    elif edit == "spikes-10**400":
+        row[2] = 10**400
+    elif edit == "activity-10**400":
+        row[3][next(iter(row[3]))] = [10**400]
+    elif edit == "rng-all-zero":
+        state["rng_state"] = [3, [0] * 625, None]
+    elif edit == "round-huge":
+        state["round"] = 10**400
+    elif edit == "rounds-nan":
+        state["rounds"][0] = math.nan
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param("accuracy-10**400", marks=pytest.mark.xfail(strict=True, reason=_STATE_OVERFLOW)),
+    pytest.param("spikes-10**400", marks=pytest.mark.xfail(strict=True, reason=_STATE_OVERFLOW)),
+    pytest.param("activity-10**400", marks=pytest.mark.xfail(strict=True,
+                                                             reason=_STATE_OVERFLOW)),
+    pytest.param("rng-all-zero", marks=pytest.mark.xfail(strict=True, reason=_STATE_RNG)),
+    "round-huge", "rounds-nan"])
+def test_hand_edited_search_state_is_refused_in_one_line(base, tmp_path, edit):
+    d = json.loads(base.state.read_text())
+    _state_edit(d, edit)
+    path = tmp_path / "search-state.json"
+    path.write_text(json.dumps(d, allow_nan=True))
+
+    def read() -> str | None:
+        _, states = load_search_state(path, base.fingerprint, base.space, base.search_cfg, {"0"})
+        for s in states.values():
+            rng = random.Random()
+            rng.setstate(s.rng_state)  # type: ignore[arg-type]
+            if len({rng.random() for _ in range(8)}) == 1:
+                return "a degenerate random generator state accepted"
+        return None
+
+    outcome, detail = run_case(Case("search-state", edit, path, read))
+    assert outcome == "refused", f"{edit}: {outcome}: {detail}"
