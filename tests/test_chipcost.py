@@ -161,6 +161,9 @@ def test_the_rule_that_refuses_most_architectures_is_named_not_the_first_in_laye
     (line, n), = Counter(tn.rejected.values()).most_common(1)
     assert n == len(genotypes) and "head.lifs.0" in line and "512 input axons > 256" in line
     assert tn.rejections()["binding_rule"]["count"] == len(genotypes)
+    line = tn.unmappable(len(genotypes))
+    assert f"refuses {len(genotypes)} of them: layer head.lifs.0" in line
+    assert "a board profile does not help" in line
 
 
 def evaluations() -> list[Evaluation]:

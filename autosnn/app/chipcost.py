@@ -243,6 +243,26 @@ class ChipCost:
         example = next(r for rs in self.refusals.values() for r in rs if r.rule == rule)
         return example, count
 
+    def unmappable(self, drawn: int) -> str:
+        """One line for a search none of whose ``drawn`` architectures maps onto the chip: the
+        rule that refuses the most of them and what would admit them (a per-core limit that a
+        single neuron breaks is not lifted by a board of more chips)."""
+        top = self.binding_rule()
+        if top is None:
+            return f"chip {self.profile.name}: none of {drawn} architectures drawn maps onto it"
+        why, count = top
+        per_core = why.kind in ("axons_per_core", "synapse_memory", "neurons_per_core",
+                                "core_memory_words", "layers_per_chip")
+        fix = {
+            "chip_cores": "a board profile (more chips) or fewer channels",
+            "fan_out": "a profile that allows splitter neurons, or fewer channels",
+            "max_cores": "a looser --max-cores budget",
+        }.get(why.kind, "fewer channels (`hwsim fit` lists the widths that fit)"
+              + ("; a board profile does not help: the limit is per core" if per_core else ""))
+        return (f"chip {self.profile.name}: none of {drawn} architectures drawn maps onto it; "
+                f"the rule that refuses {count} of them: {why.message}"
+                f"{self.budgets.note('max_cores') if why.kind == 'max_cores' else ''}; try {fix}")
+
     def _attributed(self, reasons: tuple[hwsim.Reason, ...]) -> hwsim.Reason:
         """Of one architecture's refusals, the rule that refuses the most architectures."""
         return max(reasons, key=lambda r: self._rule_count[r.rule])
