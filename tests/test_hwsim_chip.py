@@ -58,9 +58,9 @@ def test_published_figures_match_the_reference_sheet() -> None:
     assert "8,192" in load_chip("loihi2").provenance["core.neurons_per_core"]
 
 
-def test_unpublished_figure_uses_the_documented_assumption() -> None:
+def test_a_fitted_figure_says_what_it_was_fitted_to() -> None:
     loihi2 = load_chip("loihi2")
-    assert loihi2.provenance["energy.energy_synop_j"].startswith("ASSUMED: fitted:")
+    assert loihi2.provenance["energy.energy_synop_j"].startswith("FITTED: ")
     assert loihi2.energy_synop_j == pytest.approx(23.6e-12 * 0.696, rel=0.01)  # Loihi's x fit
 
 
@@ -109,6 +109,35 @@ def test_published_value_needs_a_source(tmp_path: Path) -> None:
     data = copy.deepcopy(TEMPLATE)
     data["mesh"]["rows"] = {"value": 4}
     with pytest.raises(HwsimInputError, match=r"mesh\.rows\.source"):
+        load_chip(_write(tmp_path, data))
+
+
+def test_a_fitted_figure_keeps_its_measurement_and_range(tmp_path: Path) -> None:
+    data = copy.deepcopy(TEMPLATE)
+    data["timing"]["latency_link_s"] = {"value": None, "fitted": 2e-9,
+                                        "measurement": "toy run", "range": [1e-9, 3e-9]}
+    chip = load_chip(_write(tmp_path, data))
+    assert chip.latency_link_s == 2e-9
+    assert chip.provenance["timing.latency_link_s"] == "FITTED: toy run"
+    assert chip.ranges["latency_link_s"] == (1e-9, 3e-9)
+
+
+@pytest.mark.parametrize(("figure", "where"), [
+    ({"value": None, "fitted": 2e-9}, r"latency_link_s\.measurement: missing"),
+    ({"value": None, "fitted": 2e-9, "measurement": " "}, r"latency_link_s\.measurement"),
+    ({"value": None, "assumed": 2e-9, "assumption": "x", "range": [3e-9, 4e-9]},
+     r"latency_link_s\.range"),  # the value outside its own range
+    ({"value": None, "assumed": 2e-9, "assumption": "x", "range": [1e-9]},
+     r"latency_link_s\.range"),
+    ({"value": None, "assumed": 2e-9, "assumption": "x", "range": [1e-9, float("inf")]},
+     r"latency_link_s\.range"),
+    ({"value": 2e-9, "source": "paper", "range": [1e-9, 3e-9]}, r"latency_link_s\.range"),
+])
+def test_a_bad_fitted_figure_or_range_names_the_field(tmp_path: Path, figure: dict,
+                                                      where: str) -> None:
+    data = copy.deepcopy(TEMPLATE)
+    data["timing"]["latency_link_s"] = figure
+    with pytest.raises(HwsimInputError, match=where):
         load_chip(_write(tmp_path, data))
 
 
@@ -216,7 +245,8 @@ def test_the_yaml_tables_are_generated_from_every_chipspec_figure() -> None:
     assert tabled == {(f.section, f.key) for f in FIGURES}
     assert len(tabled) == len(FIGURES)
     rest = {f.name for f in fields(ChipSpec)} - {f.name for f in FIGURES}
-    assert rest == {"name", "description", "path", "board_name", "search_budgets", "provenance"}
+    assert rest == {"name", "description", "path", "board_name", "search_budgets", "provenance",
+                    "ranges"}
     board = {f.key: f.name for f in FIGURES if f.section == "board"}
     assert board["chip_rows"] == "board_rows"  # the YAML key differs from the field's name
     assert all(f.unit for f in FIGURES if f.kind in ("limit", "number"))  # every figure has a unit

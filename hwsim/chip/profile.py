@@ -49,7 +49,8 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
         if not isinstance(data[key], str) or not data[key].strip():
             raise HwsimInputError(path, key, "a non-empty text")
     provenance: dict[str, str] = {}
-    values = _section_figures(data, CHIP_SECTIONS, path, provenance)
+    ranges: dict[str, tuple[float, float]] = {}
+    values = _section_figures(data, CHIP_SECTIONS, path, provenance, ranges)
     for name in ("kernel_memory_words", "neuron_memory_words"):
         words = values[name]
         if words is not None and len(words) != values["cores_total"]:
@@ -60,7 +61,7 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
     if "board" in data:
         if values["kernel_memory_words"] is not None or values["neuron_memory_words"] is not None:
             raise HwsimInputError(path, "board", "a chip without per-core word memories")
-        values.update(_section_figures(data, ("board",), path, provenance))
+        values.update(_section_figures(data, ("board",), path, provenance, ranges))
         board_name = data["name"]
     if "search" in data:
         budgets, search_prov = _search(data["search"], path)
@@ -72,13 +73,23 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
         description=data["description"],
         path=path,
         provenance=MappingProxyType(provenance),
+        ranges=MappingProxyType(ranges),
         board_name=board_name,
         **values,
     )
 
 
+def _keep_range(raw: Mapping[str, Any], fig: Any, values: dict[str, Any],
+                ranges: dict[str, tuple[float, float]]) -> None:
+    """A fitted or assumed figure's `range` (checked by `resolve_figure`), by field name."""
+    if "range" in raw:
+        lo, hi = raw["range"]
+        ranges[fig.name] = (float(lo), float(hi))
+
+
 def _section_figures(
-    data: Mapping[str, Any], sections: tuple[str, ...], path: str, provenance: dict[str, str]
+    data: Mapping[str, Any], sections: tuple[str, ...], path: str, provenance: dict[str, str],
+    ranges: dict[str, tuple[float, float]],
 ) -> dict[str, Any]:
     """Every figure of `sections`, by `ChipSpec` field name: a required one must be there, an
     optional one takes its default (recorded in `provenance` as `DEFAULT: ...`)."""
@@ -94,9 +105,11 @@ def _section_figures(
             if fig.key not in raw:
                 raise HwsimInputError(path, fig.where, "missing")
             values[fig.name], provenance[fig.where] = resolve_figure(raw[fig.key], fig, path)
+            _keep_range(raw[fig.key], fig, values, ranges)
         for fig in (f for f in figs if not f.required):
             if fig.key in raw:
                 values[fig.name], provenance[fig.where] = resolve_figure(raw[fig.key], fig, path)
+                _keep_range(raw[fig.key], fig, values, ranges)
             else:
                 values[fig.name], why = _default(fig.name, fig.fallback, fig.default, values)
                 provenance[fig.where] = f"DEFAULT: not in profile; {why}"

@@ -1,5 +1,13 @@
 """The YAML schema of a chip profile, generated from `ChipSpec`'s fields, and the checks of one
-figure (`{value, source}` or `{value: null, assumed, assumption}`) against its kind and range.
+figure against its kind and range. A figure is one of (a measurement beats a datasheet, a
+datasheet beats an assumption, and the profile says which):
+
+    {value: 4096, source: "Akopyan 2015, Table 1"}                     published
+    {value: null, fitted: 0.8e-9, measurement: "Intel's PilotNet run"}  fitted to a measurement
+    {value: null, assumed: 8, assumption: "why", range: [4, 16]}        assumed (range optional)
+
+`range: [low, high]` (numbers, low <= value <= high) may follow a fitted or assumed number: how
+far the figure may be off; `hwsim estimate --uncertainty` costs a network at both ends.
 
 Kinds: count = positive integer; limit = positive number, .inf allowed (no limit); number =
 non-negative finite number; bool; words = list of positive integers or null; model = a timestep
@@ -17,7 +25,7 @@ from hwsim.chip.spec import ChipSpec
 from hwsim.errors import HwsimInputError
 
 STEP_MODELS = ("barrier", "tick", "async")
-FIGURE_KEYS = ("value", "source", "assumed", "assumption")
+FIGURE_KEYS = ("value", "source", "assumed", "assumption", "fitted", "measurement", "range")
 EXPECTED = {
     "count": "a positive integer",
     "limit": "a positive number (or .inf for no limit)",
@@ -143,19 +151,38 @@ def resolve_figure(raw: Any, fig: Figure, path: str) -> tuple[Any, str]:
     if raw["value"] is not None:
         if not check_value(raw["value"], fig.kind, fig.most):
             raise HwsimInputError(path, f"{where}.value", fig.expected())
-        source = raw.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise HwsimInputError(path, f"{where}.source", "a non-empty text naming the source")
-        return _typed(raw["value"], fig.kind), source
-    for key in ("assumed", "assumption"):
+        if "range" in raw:
+            raise HwsimInputError(path, f"{where}.range", "only for a fitted or assumed figure")
+        return _typed(raw["value"], fig.kind), _text(raw, "source", where, path)
+    number, why = ("fitted", "measurement") if "fitted" in raw else ("assumed", "assumption")
+    for key in (number, why):
         if key not in raw:
-            raise HwsimInputError(path, f"{where}.{key}", "missing: value is null, so give it")
-    assumption = raw["assumption"]
-    if not isinstance(assumption, str) or not assumption.strip():
-        raise HwsimInputError(path, f"{where}.assumption", "a non-empty text")
-    if not check_value(raw["assumed"], fig.kind, fig.most):
-        raise HwsimInputError(path, f"{where}.assumed", fig.expected())
-    return _typed(raw["assumed"], fig.kind), f"ASSUMED: {assumption}"
+            raise HwsimInputError(path, f"{where}.{key}", "missing: value is null, so give it "
+                                  "(fitted + measurement, or assumed + assumption)")
+    text = _text(raw, why, where, path)
+    if not check_value(raw[number], fig.kind, fig.most):
+        raise HwsimInputError(path, f"{where}.{number}", fig.expected())
+    value = _typed(raw[number], fig.kind)
+    if "range" in raw:
+        check_range(raw["range"], value, fig, f"{where}.range", path)
+    return value, f"{number.upper()}: {text}"
+
+
+def _text(raw: Mapping, key: str, where: str, path: str) -> str:
+    text = raw.get(key)
+    if not isinstance(text, str) or not text.strip():
+        raise HwsimInputError(path, f"{where}.{key}", "a non-empty text")
+    return text
+
+
+def check_range(raw: Any, value: Any, fig: Figure, where: str, path: str) -> tuple[float, float]:
+    """`[low, high]`: finite numbers of the figure's kind with low <= value <= high."""
+    ok = (isinstance(raw, list) and len(raw) == 2 and fig.kind in ("number", "limit", "count")
+          and all(check_value(v, fig.kind, fig.most) and math.isfinite(v) for v in raw))
+    if not ok or not raw[0] <= value <= raw[1]:
+        raise HwsimInputError(path, where, f"[low, high] with low <= {value} <= high, each "
+                              f"{fig.expected()}")
+    return float(raw[0]), float(raw[1])
 
 
 def _typed(value: Any, kind: str) -> Any:

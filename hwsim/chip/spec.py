@@ -127,8 +127,10 @@ class ChipSpec:
     # the profile's `search:` budgets (max_cores, max_latency_s, max_energy_j, max_link_util):
     # defaults for a search tool, only those the profile gives; empty when it has no section
     search_budgets: Mapping[str, float] = field(default_factory=dict, compare=False)
-    # "section.field" -> source text, or "ASSUMED: <assumption>" where nothing is published
+    # "section.field" -> source text, or "FITTED: <measurement>" / "ASSUMED: <assumption>"
     provenance: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # field name -> (low, high): how far a fitted or assumed figure may be off (`range:`)
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
 
     @property
     def n_chips(self) -> int:

@@ -32,7 +32,8 @@ def chips_cmd() -> None:
         c = load_chip(name)
 
         def mark(key: str, text: str, c: Any = c) -> str:
-            return text + ("*" if c.provenance[key].startswith("ASSUMED") else "")
+            kind = c.provenance[key].split(":", 1)[0]
+            return text + {"ASSUMED": "*", "FITTED": "~"}.get(kind, "")
 
         mem = c.synapse_memory_bits_per_core
         table.add_row(
