@@ -259,7 +259,8 @@ def _speck_srb(b: Lowerer, name: str, m: SpeckSRB, x: Signal) -> Signal:
         return b.neuron(f"{name}.lif2", [main], m.lif2)
     w, _ = fold_bn(m.conv2.conv.weight, m.conv2.bn, m.conv2.conv.bias)
     k = m.conv2.conv.kernel_size[0]
-    merged = b.conv(f"{name}.conv2_merge", x, w, None, 1, k // 2, source=m.conv2)
+    # source None: the same kernel as conv2 (one module, one kernel on Speck), not counted twice
+    merged = b.conv(f"{name}.conv2_merge", x, w, None, 1, k // 2, source=None)
     return b.neuron(f"{name}.lif2", [main, merged], m.lif2)
 
 
