@@ -22,6 +22,7 @@ import gzip
 import io
 import json
 import math
+import pickle
 import random
 import shutil
 import zipfile
@@ -65,9 +66,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # The project's one-line errors; anything else escaping a reader is a failure of the case.
 CLEAN = (AutosnnError, HwsimInputError, OutputError)
 
-# Cases per kind: 560 files in all.
+# Cases per kind: 600 files in all.
 COUNTS = {"model": 60, "supernet": 60, "winner": 60, "search-state": 60, "activity": 60,
-          "nir": 60, "chip": 60, "result": 80, "idx": 80}
+          "nir": 60, "chip": 60, "result": 80, "idx": 80, "cifar": 40}
 
 # -- the valid files ------------------------------------------------------------------------
 
@@ -85,6 +86,7 @@ class Base:
     nir: Path
     chips: tuple[Path, ...]
     idx: Path  # a folder with the four Fashion-MNIST IDX .gz files
+    cifar: Path  # a folder with CIFAR-10's python-version batches (pickles)
     results: dict[str, dict]  # kind -> a valid experiment-result.json document
 
     def __post_init__(self) -> None:
@@ -110,6 +112,22 @@ def idx_bytes(arr: np.ndarray) -> bytes:
     """An IDX file (LeCun): magic 0x0800 | ndim, one big-endian uint32 per dimension, data."""
     head = (0x800 | arr.ndim).to_bytes(4, "big")
     return head + b"".join(int(d).to_bytes(4, "big") for d in arr.shape) + arr.tobytes()
+
+
+CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+
+
+def cifar_batch(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 9],
+            b"batch_label": b"corpus"}
+
+
+def write_cifar_folder(folder: Path) -> None:
+    """CIFAR-10's python version (the pickles the safe unpickler reads), 4 images a batch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(CIFAR_BATCHES):
+        (folder / name).write_bytes(pickle.dumps(cifar_batch(i), protocol=2))
 
 
 def write_idx_folder(folder: Path) -> None:
@@ -138,6 +156,7 @@ def base(tmp_path_factory) -> Base:
         chips.append(run / f"{name}.yaml")
         shutil.copyfile(builtin_chip_dir() / f"{name}.yaml", chips[-1])
     write_idx_folder(run / "fashion-mnist")
+    write_cifar_folder(run / "cifar-10-batches-py")
     search = json.loads((run / "search.json").read_text())
     rates = {"stem.lif": 0.02, "body.1": 0.01, "head.lifs.0": 0.05}
     results = {
@@ -154,7 +173,7 @@ def base(tmp_path_factory) -> Base:
     b = Base(run=run, model=run / "winner-0.pt", supernet=run / "supernet.pt",
              winner=run / "winner-0.json", state=run / "search-state.json",
              activity=run / "act.npz", nir=run / "net.nir", chips=tuple(chips),
-             idx=run / "fashion-mnist", results=results)
+             idx=run / "fashion-mnist", cifar=run / "cifar-10-batches-py", results=results)
     b.hashes = snapshot(run)  # type: ignore[attr-defined]
     return b
 
@@ -493,6 +512,39 @@ def mutate_idx(rng: random.Random, src: Path, folder: Path) -> tuple[str, Path]:
     return f"{target.name}: {what}", target
 
 
+def mutate_cifar(rng: random.Random, src: Path, folder: Path) -> tuple[str, Path]:
+    """Copy the six batches into ``folder`` and damage one pickle (bytes or content)."""
+    shutil.copytree(src, folder, dirs_exist_ok=True)
+    index = rng.randrange(len(CIFAR_BATCHES))
+    target = folder / CIFAR_BATCHES[index]
+    if rng.random() < 0.4:
+        what, data = byte_damage(rng, target.read_bytes())
+        target.write_bytes(data)
+        return f"{target.name}: {what}", target
+    doc: Any = cifar_batch(index)
+    op = rng.choice(["label", "label", "labels", "data-dtype", "data-shape", "data", "delete",
+                     "top", "protocol-5"])
+    if op == "label":
+        doc[b"labels"][rng.randrange(4)] = rng.choice(HOSTILE)
+    elif op == "labels":
+        doc[b"labels"] = rng.choice(HOSTILE + (np.zeros(4, dtype=np.float32),
+                                               np.full(4, 2**63, dtype=np.uint64)))
+    elif op == "data-dtype":
+        doc[b"data"] = doc[b"data"].astype(rng.choice([np.float32, np.int64, np.bool_]))
+    elif op == "data-shape":
+        d = doc[b"data"]
+        doc[b"data"] = rng.choice([d.reshape(-1), d[:, :-1], d[:0], d.reshape(4, 3, 1024), d[:3]])
+    elif op == "data":
+        doc[b"data"] = rng.choice(HOSTILE)
+    elif op == "delete":
+        del doc[rng.choice([b"data", b"labels"])]
+    elif op == "top":
+        doc = rng.choice(HOSTILE)
+    what = f"{target.name}: {op}"
+    target.write_bytes(pickle.dumps(doc, protocol=5 if op == "protocol-5" else 2))
+    return what, target
+
+
 # -- readers: the library call the CLI makes, and what "sane" means for what it returns -------
 
 
@@ -600,6 +652,16 @@ def read_idx(b: Base, folder: Path) -> str | None:
     return None
 
 
+def read_cifar(b: Base, folder: Path) -> str | None:
+    splits = load_data(DataSpec(dataset="cifar10", data_dir=str(folder)))
+    for name in ("train", "val", "test"):
+        split = getattr(splits, name)
+        if tuple(split.inputs.shape[1:]) != (3, 32, 32) or not bool(
+                ((split.labels >= 0) & (split.labels <= 9)).all()):
+            return f"{name}: inputs {tuple(split.inputs.shape)}"
+    return None
+
+
 # -- one case -----------------------------------------------------------------------------
 
 
@@ -658,6 +720,9 @@ def make_case(b: Base, kind: str, index: int, folder: Path) -> Case:
         path = folder / "experiment-result.json"
         path.write_bytes(data)
         return Case(kind, f"{sub}: {what}", path, lambda: _read_result(path, sub))
+    if kind == "cifar":
+        what, path = mutate_cifar(rng, b.cifar, folder)
+        return Case(kind, what, path, lambda: read_cifar(b, folder))
     what, path = mutate_idx(rng, b.idx, folder)
     return Case(kind, what, path, lambda: read_idx(b, folder))
 
@@ -682,7 +747,7 @@ def run_case(case: Case) -> tuple[str, str]:
         msg = str(exc)
         if "\n" in msg.strip():
             return "not-one-line", msg
-        names = (str(case.path), str(case.path.parent)) if case.kind == "idx" else (
+        names = (str(case.path), str(case.path.parent)) if case.kind in ("idx", "cifar") else (
             str(case.path),)
         if not any(n in msg for n in names):
             return "unnamed", msg
@@ -746,7 +811,8 @@ def test_mutated_file_is_read_sanely_or_refused_in_one_line(base, cases_dir, kin
 
 def test_the_corpus_holds_500_files_of_every_kind():
     assert sum(COUNTS.values()) >= 500 and set(COUNTS) == {
-        "model", "supernet", "winner", "search-state", "activity", "nir", "chip", "result", "idx"}
+        "model", "supernet", "winner", "search-state", "activity", "nir", "chip", "result", "idx",
+        "cifar"}
 
 
 # -- the same files through the real commands: exit 2, one line naming the file --------------
@@ -764,14 +830,16 @@ def _cli(b: Base, kind: str, path: Path, folder: Path) -> Any:
                       "--device", "cpu", "--preset", "quick")
     if kind == "search-state":  # --resume in a folder holding the super-network and the state
         return invoke(*SEARCH, "--out", folder, "--resume")
-    if kind == "idx":
-        return invoke("data", "info", "fashion-mnist", "--data-dir", folder)
+    if kind in ("idx", "cifar"):
+        name = "fashion-mnist" if kind == "idx" else "cifar10"
+        return invoke("data", "info", name, "--data-dir", folder)
     args = {"activity": ["estimate", b.nir, "--activity", path], "nir": ["estimate", path],
             "chip": ["estimate", b.nir, "--chip", path]}[kind]
     return CliRunner().invoke(hwsim_app, [str(a) for a in args])
 
 
-CLI_KINDS = ("model", "supernet", "winner", "search-state", "activity", "nir", "chip", "idx")
+CLI_KINDS = ("model", "supernet", "winner", "search-state", "activity", "nir", "chip", "idx",
+             "cifar")
 CLI_PER_KIND = 3
 
 
@@ -797,7 +865,7 @@ def test_refused_files_are_exit_2_one_line_at_the_cli(base, tmp_path, kind):
         assert result.exit_code == 2, f"{case.what}: exit {result.exit_code}: {out!r}"
         assert "\n" not in out and out.startswith("error: "), f"{case.what}: {out!r}"
         assert "Traceback" not in out and isinstance(result.exception, SystemExit)
-        named = (str(case.path), str(folder)) if kind == "idx" else (str(case.path),)
+        named = (str(case.path), str(folder)) if kind in ("idx", "cifar") else (str(case.path),)
         assert any(n in out for n in named), f"{case.what}: {out!r}"
         after = {k: v for k, v in snapshot(folder).items() if not k.endswith(".autosnn.lock")}
         assert after == before, f"{case.what}: files written or changed"

@@ -84,6 +84,26 @@ def read_binary_records(path: Path, label_bytes: int, origin: str, layout: str) 
     return rows[:, label_bytes:].reshape(-1, 3, 32, 32), rows[:, label_bytes - 1].copy()
 
 
+def _labels(raw: Any, path: Path, key: str, origin: str) -> np.ndarray:
+    """A batch's labels as int64: a list of plain integers or a 1-D integer array, each in
+    [0, 2^31). Anything else (floats that would be truncated, bools, text, NaN, integers beyond
+    int64, nested lists) is one :class:`DataError` line instead of a cast that fails or guesses."""
+    if isinstance(raw, np.ndarray) and raw.ndim == 1 and raw.dtype.kind in "iu":
+        values = raw
+    elif isinstance(raw, list | tuple) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        if any(not 0 <= v < 2**31 for v in raw):
+            bad = next(v for v in raw if not 0 <= v < 2**31)
+            raise DataError(f"{path}: '{key}' holds label {bad}, outside 0..2^31; {origin}"[:300])
+        values = np.array(raw, dtype=np.int64)
+    else:
+        what = (f"{raw.dtype}{list(raw.shape)}" if isinstance(raw, np.ndarray)
+                else type(raw).__name__)
+        raise DataError(f"{path}: '{key}' is {what}, expected a list of integer labels; "
+                        f"{origin}"[:300])
+    return values.astype(np.int64)
+
+
 def _python_batch(path: Path, label_key: str, origin: str, layout: str) -> tuple[
     np.ndarray, np.ndarray
 ]:
@@ -91,7 +111,7 @@ def _python_batch(path: Path, label_key: str, origin: str, layout: str) -> tuple
     if "data" not in batch or label_key not in batch:
         raise DataError(f"{path}: keys 'data' and '{label_key}' missing; expected {layout}; {origin}")
     data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key], dtype=np.int64)
+    labels = _labels(batch[label_key], path, label_key, origin)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         raise DataError(
             f"{path}: 'data' is {data.dtype}{list(data.shape)}, expected uint8 [N, 3072]; {origin}"
