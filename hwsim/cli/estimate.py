@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from hwsim.cli.report import print_record
 from hwsim.errors import HwsimInputError
 from hwsim.estimate import CostRecord, estimate
 from hwsim.network import MAX_TIMESTEPS, read_network
+from hwsim.uncertainty import uncertainty
 
 SANAFE_IGNORES = ("--plot", "--validate", "--max-cores")  # what --engine sanafe does not do
 
@@ -63,6 +65,14 @@ def estimate_cmd(
             "the profile's figures and the same input, and compare per timestep"
         ),
     ] = Engine.analytic,
+    with_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--uncertainty",
+            help="also cost with every fitted/assumed figure that has a range at its low and high "
+            "end, and name the figure that moves the result most",
+        ),
+    ] = False,
 ) -> None:
     """Map NET onto a chip and estimate traffic, congestion, timestep time and energy."""
     if engine is Engine.sanafe:
@@ -84,15 +94,25 @@ def estimate_cmd(
     except ValueError as exc:  # an option value the model refuses
         raise fail(f"options: {exc}") from None
     checks = _validate(record, spec) if validate and record.feasible else None
+    spread = None
+    if with_uncertainty and record.feasible:
+        spread = uncertainty(lambda c: estimate(network, act, c, placement=placement.value,
+                                                max_cores=max_cores), spec)
     if as_json:
         out = record.to_dict()
         if checks is not None:
             out["validation"] = [c.to_dict() for c in checks]
+        if spread is not None:
+            out["uncertainty"] = asdict(spread)
         typer.echo(json.dumps(jsonable(out), indent=2))
     else:
         print_record(record)
         if checks is not None:
             _print_checks(checks)
+        if spread is not None:
+            typer.echo("uncertainty from the profile's ranges:")
+            for line in spread.lines():
+                typer.echo(f"  {line}")
     if plot is not None:
         _plot(record, plot, [net, activity, chip_path(chip)])
 
