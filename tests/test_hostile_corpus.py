@@ -66,9 +66,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # The project's one-line errors; anything else escaping a reader is a failure of the case.
 CLEAN = (AutosnnError, HwsimInputError, OutputError)
 
-# Cases per kind: 600 files in all.
+# Cases per kind: 640 files in all.
 COUNTS = {"model": 60, "supernet": 60, "winner": 60, "search-state": 60, "activity": 60,
-          "nir": 60, "chip": 60, "result": 80, "idx": 80, "cifar": 40}
+          "nir": 60, "chip": 60, "result": 80, "idx": 80, "cifar": 40, "gesture": 40}
 
 # -- the valid files ------------------------------------------------------------------------
 
@@ -87,6 +87,7 @@ class Base:
     chips: tuple[Path, ...]
     idx: Path  # a folder with the four Fashion-MNIST IDX .gz files
     cifar: Path  # a folder with CIFAR-10's python-version batches (pickles)
+    gesture: Path  # DVS128 Gesture in tonic's layout: one (N, 4) .npy per class and split
     results: dict[str, dict]  # kind -> a valid experiment-result.json document
 
     def __post_init__(self) -> None:
@@ -130,6 +131,24 @@ def write_cifar_folder(folder: Path) -> None:
         (folder / name).write_bytes(pickle.dumps(cifar_batch(i), protocol=2))
 
 
+GESTURE_SPLITS = {"ibmGestureTrain": "user01_led", "ibmGestureTest": "user24_led"}
+
+
+def gesture_events(label: int) -> np.ndarray:
+    """One tonic-style sample: 40 events, columns x, y, p, t (ms)."""
+    rng = np.random.default_rng(label)
+    n = 40
+    return np.stack([rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n),
+                     np.sort(rng.uniform(0, 500, n))], axis=1)
+
+
+def write_gesture_folder(folder: Path) -> None:
+    for split, user in GESTURE_SPLITS.items():
+        (folder / split / user).mkdir(parents=True, exist_ok=True)
+        for label in range(11):
+            np.save(folder / split / user / f"{label}.npy", gesture_events(label))
+
+
 def write_idx_folder(folder: Path) -> None:
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,6 +176,7 @@ def base(tmp_path_factory) -> Base:
         shutil.copyfile(builtin_chip_dir() / f"{name}.yaml", chips[-1])
     write_idx_folder(run / "fashion-mnist")
     write_cifar_folder(run / "cifar-10-batches-py")
+    write_gesture_folder(run / "DVSGesture")
     search = json.loads((run / "search.json").read_text())
     rates = {"stem.lif": 0.02, "body.1": 0.01, "head.lifs.0": 0.05}
     results = {
@@ -173,7 +193,8 @@ def base(tmp_path_factory) -> Base:
     b = Base(run=run, model=run / "winner-0.pt", supernet=run / "supernet.pt",
              winner=run / "winner-0.json", state=run / "search-state.json",
              activity=run / "act.npz", nir=run / "net.nir", chips=tuple(chips),
-             idx=run / "fashion-mnist", cifar=run / "cifar-10-batches-py", results=results)
+             idx=run / "fashion-mnist", cifar=run / "cifar-10-batches-py",
+             gesture=run / "DVSGesture", results=results)
     b.hashes = snapshot(run)  # type: ignore[attr-defined]
     return b
 
@@ -545,6 +566,37 @@ def mutate_cifar(rng: random.Random, src: Path, folder: Path) -> tuple[str, Path
     return what, target
 
 
+def mutate_gesture(rng: random.Random, src: Path, folder: Path) -> tuple[str, Path]:
+    """Copy the recordings into ``folder`` and damage one sample (bytes or content)."""
+    shutil.copytree(src, folder, dirs_exist_ok=True)
+    split = rng.choice(sorted(GESTURE_SPLITS))
+    label = rng.randrange(11)
+    target = folder / split / GESTURE_SPLITS[split] / f"{label}.npy"
+    if rng.random() < 0.35:
+        what, data = byte_damage(rng, target.read_bytes())
+        target.write_bytes(data)
+        return f"{split}/{label}.npy: {what}", target
+    a = gesture_events(label)
+    op = rng.choice(["value", "value", "value", "dtype", "shape", "object"])
+    if op == "value":
+        col = rng.randrange(4)
+        v = rng.choice([math.nan, math.inf, -math.inf, -1.0, 128.0, 1e30, -1e18, 1e300])
+        a[rng.randrange(len(a)), col] = v
+        what = f"column {col} = {v}"
+    elif op == "dtype":
+        dt = rng.choice(["U4", "S2", np.complex64, np.bool_, np.float16, np.int8])
+        a = a.astype(dt)
+        what = f"dtype {np.dtype(dt)}"
+    elif op == "shape":
+        a = rng.choice([a[:, :3], a.reshape(-1), a[:0], a.reshape(20, 2, 4), a.T])
+        what = f"shape {list(a.shape)}"
+    else:
+        a = np.array([{"x": 1}] * 4, dtype=object).reshape(1, 4)
+        what = "pickled object array"
+    np.save(target, a, allow_pickle=True)
+    return f"{split}/{label}.npy: {what}", target
+
+
 # -- readers: the library call the CLI makes, and what "sane" means for what it returns -------
 
 
@@ -662,6 +714,15 @@ def read_cifar(b: Base, folder: Path) -> str | None:
     return None
 
 
+def read_gesture(b: Base, folder: Path) -> str | None:
+    splits = load_data(DataSpec(dataset="dvs-gesture", data_dir=str(folder), timesteps=2))
+    for name in ("train", "val", "test"):
+        x = getattr(splits, name).inputs
+        if not bool(torch.isfinite(x).all()) or bool((x < 0).any()):
+            return f"{name}: frames hold negative or non-finite counts"
+    return None
+
+
 # -- one case -----------------------------------------------------------------------------
 
 
@@ -720,6 +781,9 @@ def make_case(b: Base, kind: str, index: int, folder: Path) -> Case:
         path = folder / "experiment-result.json"
         path.write_bytes(data)
         return Case(kind, f"{sub}: {what}", path, lambda: _read_result(path, sub))
+    if kind == "gesture":
+        what, path = mutate_gesture(rng, b.gesture, folder)
+        return Case(kind, what, path, lambda: read_gesture(b, folder))
     if kind == "cifar":
         what, path = mutate_cifar(rng, b.cifar, folder)
         return Case(kind, what, path, lambda: read_cifar(b, folder))
@@ -747,7 +811,8 @@ def run_case(case: Case) -> tuple[str, str]:
         msg = str(exc)
         if "\n" in msg.strip():
             return "not-one-line", msg
-        names = (str(case.path), str(case.path.parent)) if case.kind in ("idx", "cifar") else (
+        names = (str(case.path), str(case.path.parent)) if case.kind in ("idx", "cifar",
+                                                                            "gesture") else (
             str(case.path),)
         if not any(n in msg for n in names):
             return "unnamed", msg
@@ -812,7 +877,7 @@ def test_mutated_file_is_read_sanely_or_refused_in_one_line(base, cases_dir, kin
 def test_the_corpus_holds_500_files_of_every_kind():
     assert sum(COUNTS.values()) >= 500 and set(COUNTS) == {
         "model", "supernet", "winner", "search-state", "activity", "nir", "chip", "result", "idx",
-        "cifar"}
+        "cifar", "gesture"}
 
 
 # -- the same files through the real commands: exit 2, one line naming the file --------------
@@ -833,13 +898,18 @@ def _cli(b: Base, kind: str, path: Path, folder: Path) -> Any:
     if kind in ("idx", "cifar"):
         name = "fashion-mnist" if kind == "idx" else "cifar10"
         return invoke("data", "info", name, "--data-dir", folder)
+    if kind == "gesture":  # data info lists files only: a training run decodes them first
+        return invoke("train", "--genotype", "SRB_k3,skip,SCB_k3,SCB_k3,skip", "--channels", "2",
+                      "--timesteps", "2", "--dataset", "dvs-gesture", "--data-dir", folder,
+                      "--epochs", "1", "--batch-size", "4", "--out", folder / "train", "-q",
+                      "--device", "cpu", "--preset", "quick")
     args = {"activity": ["estimate", b.nir, "--activity", path], "nir": ["estimate", path],
             "chip": ["estimate", b.nir, "--chip", path]}[kind]
     return CliRunner().invoke(hwsim_app, [str(a) for a in args])
 
 
 CLI_KINDS = ("model", "supernet", "winner", "search-state", "activity", "nir", "chip", "idx",
-             "cifar")
+             "cifar", "gesture")
 CLI_PER_KIND = 3
 
 
@@ -865,7 +935,8 @@ def test_refused_files_are_exit_2_one_line_at_the_cli(base, tmp_path, kind):
         assert result.exit_code == 2, f"{case.what}: exit {result.exit_code}: {out!r}"
         assert "\n" not in out and out.startswith("error: "), f"{case.what}: {out!r}"
         assert "Traceback" not in out and isinstance(result.exception, SystemExit)
-        named = (str(case.path), str(folder)) if kind in ("idx", "cifar") else (str(case.path),)
+        named = ((str(case.path), str(folder)) if kind in ("idx", "cifar", "gesture")
+                 else (str(case.path),))
         assert any(n in out for n in named), f"{case.what}: {out!r}"
         after = {k: v for k, v in snapshot(folder).items() if not k.endswith(".autosnn.lock")}
         assert after == before, f"{case.what}: files written or changed"
@@ -1023,3 +1094,24 @@ def test_hand_edited_search_state_is_refused_in_one_line(base, tmp_path, edit):
 
     outcome, detail = run_case(Case("search-state", edit, path, read))
     assert outcome == "refused", f"{edit}: {outcome}: {detail}"
+
+
+# -- damaged CIFAR pickles that escaped the safe unpickler --------------------------------------
+
+
+@pytest.mark.parametrize("seed", [760, 934, 1120, 1851, 2492, 2964])
+def test_a_damaged_cifar_pickle_is_one_line(tmp_path, seed):
+    """Byte damage found by fuzzing the python-version batches: an unknown codec name in the
+    latin-1 trick (LookupError) and huge lengths (MemoryError) escaped as tracebacks."""
+    from autosnn.data.cifar import safe_unpickle
+
+    rng = random.Random(seed)
+    protocol = (2, 4, 5)[rng.randrange(3)]
+    raw = pickle.dumps({b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3]},
+                       protocol=protocol)
+    what, data = byte_damage(rng, raw)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(data)
+    with pytest.raises(AutosnnError) as info:
+        safe_unpickle(path, "origin")
+    assert "\n" not in str(info.value) and str(path) in str(info.value), what

@@ -56,10 +56,14 @@ def safe_unpickle(path: Path, origin: str) -> dict[Any, Any]:
     try:
         with open(path, "rb") as f:
             obj = SafeUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+    # a damaged pickle fails in many ways inside the unpickler: an unknown codec name for the
+    # latin-1 trick (LookupError), a huge length or memo index (MemoryError, OverflowError), ...
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, LookupError,
+            MemoryError, OverflowError, RecursionError) as exc:
         raise DataError(
-            f"{path}: not a plain CIFAR python batch ({exc}); expected a pickled dict of "
-            f"data/labels arrays; {origin}"
+            f"{path}: not a plain CIFAR python batch ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:120]}); expected a pickled dict of data/labels arrays; "
+            f"{origin}"
         ) from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: pickle holds {type(obj).__name__}, expected a dict; {origin}")

@@ -46,14 +46,27 @@ _LAYOUT = (
 )
 
 
+# Longest timestamp a recording may carry (ms): a day; DVS128 Gesture trials last seconds.
+MAX_T_MS = 86_400_000.0
+
+
 def read_gesture_npy(path: Path) -> Events:
     """Read one tonic-preprocessed sample: ``(N, 4)`` columns x, y, p, t (ms)."""
     try:
         arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         raise DataError(f"{path}: not a readable .npy array ({exc}); {_ORIGIN}") from None
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise DataError(f"{path}: array {list(arr.shape)}, expected [N, 4] (x, y, p, t); {_ORIGIN}")
+    # real numbers only, finite, times in [0, MAX_T_MS]: text arrays failed inside numpy and NaN
+    # or inf timestamps were cast to -2^63 (garbage bins) instead of being refused
+    if arr.dtype.kind not in "iuf":
+        raise DataError(f"{path}: array of {arr.dtype}, expected real numbers (x, y, p, t); "
+                        f"{_ORIGIN}")
+    if arr.size and (not np.isfinite(arr).all() or arr[:, 3].min() < 0
+                     or arr[:, 3].max() > MAX_T_MS):
+        raise DataError(f"{path}: non-finite values or timestamps outside 0..{MAX_T_MS:.0e} ms; "
+                        f"the file is corrupt; {_ORIGIN}")
     events = Events.of(arr[:, 0], arr[:, 1], np.round(arr[:, 3] * 1000), arr[:, 2])
     events.check_bounds(*SENSOR, path, _ORIGIN)
     return events
