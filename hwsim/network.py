@@ -44,6 +44,9 @@ class Layer:
     name: str
     kind: str
     shape: tuple[int, ...]
+    # the NIR node type of a neuron layer ("LIF", "CubaLIF", "IF", "LI", "Threshold", ...): what
+    # a chip's capability rules check (Speck and TrueNorth have no leak); "" when unknown
+    model: str = ""
 
     @property
     def size(self) -> int:
@@ -226,7 +229,7 @@ def _layers(flat: FlatGraph) -> dict[str, Layer]:
         elif isinstance(node, nir.Output):
             layers[name] = Layer(name, "output", flat.shapes[name])
         elif isinstance(node, NEURON_TYPES):
-            layers[name] = Layer(name, "neuron", flat.shapes[name])
+            layers[name] = Layer(name, "neuron", flat.shapes[name], type(node).__name__)
     return layers
 
 
