@@ -337,27 +337,36 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, mid - half), min(1.0, mid + half)
 
 
-def run_dynapcnn(dn: Any, x: Tensor, T: int, num_classes: int) -> Tensor:
-    """Firing rates (N, classes) of a (discretised) ``DynapcnnNetwork`` on static input presented
-    every step (N, C, H, W) or events (T, N, C, H, W)."""
+def run_dynapcnn(dn: Any, x: Tensor, T: int, num_classes: int
+                 ) -> tuple[Tensor, dict[int, Tensor]]:
+    """Run a (discretised) ``DynapcnnNetwork`` on static input presented every step (N, C, H, W)
+    or events (T, N, C, H, W). Returns firing rates (N, classes) and each layer's output to its
+    first destination (after that destination's pooling), ``(T, N, ...)``, by layer index."""
+    import sinabs.layers as sl
+
     if x.dim() == 4:
         n = x.shape[0]
         folded = x.unsqueeze(1).expand(n, T, *x.shape[1:]).reshape(n * T, *x.shape[1:])
     else:
         n = x.shape[1]
         folded = x.transpose(0, 1).reshape(n * T, *x.shape[2:])
-    import sinabs.layers as sl
-
     rates = []
+    per_layer: dict[int, list[Tensor]] = {}
+    last = max(dn.dynapcnn_layers)
     for start in range(0, n, VERIFY_CHUNK):  # images are independent: chunks bound the memory
         for m in dn.modules():  # DynapcnnNetwork.reset_states fails in sinabs 3.1.3
             if isinstance(m, sl.StatefulLayer):
                 m.reset_states()
         stop = min(n, start + VERIFY_CHUNK)
         with torch.no_grad():
-            out = dn(folded[start * T : stop * T].float())
+            outs = dn(folded[start * T : stop * T].float(), return_complete=True)
+        for idx in dn.dynapcnn_layers:
+            y = next(iter(outs[idx].values()))
+            per_layer.setdefault(idx, []).append(
+                y.reshape(stop - start, T, *y.shape[1:]).transpose(0, 1))
+        out = next(iter(outs[last].values()))
         rates.append(out.reshape(stop - start, T, num_classes, 10).float().mean(dim=(1, 3)))
-    return torch.cat(rates)
+    return torch.cat(rates), {k: torch.cat(v, dim=1) for k, v in per_layer.items()}
 
 
 def check_speck(net: SpikingNet, path: Path, x: Tensor) -> list[Any]:
@@ -369,16 +378,30 @@ def check_speck(net: SpikingNet, path: Path, x: Tensor) -> list[Any]:
     if not sinabs_available():
         return [ConsumerCheck("sinabs", skipped="not installed (pip install 'autosnn[speck]')",
                               threshold=SPECK_AGREEMENT)]
+    from exporters.interop import cosine, model_run
+
     net.eval()
-    with torch.no_grad():
-        want = net(x).argmax(-1)
+    ref = model_run(net, x)  # per-layer spikes (T, N, ...) and votes
+    want = ref.output.mean(0).argmax(-1)
     build = speck_network(net)
     out = []
     for label, disc in (("sinabs float", False), ("sinabs discretised (Speck)", True)):
         dn = to_dynapcnn(build, discretize=disc)
-        got = run_dynapcnn(dn, x, build.timesteps, build.num_classes).argmax(-1)
+        rates, layers = run_dynapcnn(dn, x, build.timesteps, build.num_classes)
+        got = rates.argmax(-1)
         k, n = int((got == want).sum()), int(want.numel())
         lo, hi = wilson(k, n)
-        out.append(ConsumerCheck(label, k / n, {}, {}, "", SPECK_AGREEMENT,
+        cos, mismatch = {}, {}
+        for idx, name in zip(sorted(dn.dynapcnn_layers), build.layer_names):
+            ours = ref.spikes[name].float()
+            pool = dn.dynapcnn_layers[idx].pool[0]
+            pool = int(pool[0]) if isinstance(pool, (list, tuple)) else int(pool)
+            if pool > 1:  # sinabs reports the layer's output after its destination's sum-pool
+                ours = nn.functional.avg_pool2d(ours.flatten(0, 1), pool).mul(pool * pool)
+                ours = ours.reshape(*ref.spikes[name].shape[:2], *ours.shape[1:])
+            theirs = layers[idx].reshape(ours.shape)
+            cos[name] = cosine(ours, theirs)
+            mismatch[name] = float((ours != theirs).float().mean())
+        out.append(ConsumerCheck(label, k / n, cos, mismatch, "", SPECK_AGREEMENT,
                                  f"{k}/{n} images, 95% interval {100 * lo:.1f}-{100 * hi:.1f}%"))
     return out

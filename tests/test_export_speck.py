@@ -81,6 +81,9 @@ def test_verify_reports_class_agreement_with_an_interval(trained) -> None:
     assert set(by) == {"sinabs float", "sinabs discretised (Speck)"}
     # same arithmetic in float: every image's class agrees
     assert by["sinabs float"].class_agreement == 1.0
+    names = [n for n, _ in trained.active_spiking_layers()]
+    assert list(by["sinabs float"].cosine) == names  # every Speck layer compared to ours
+    assert min(by["sinabs float"].cosine.values()) > 0.99
     disc = by["sinabs discretised (Speck)"]
     assert disc.class_agreement >= 0.95
     assert "/64 images, 95% interval" in disc.note
