@@ -220,10 +220,30 @@ def test_compare_gives_table_json_and_png(tmp_path: Path) -> None:
         app, ["compare", str(path), "--chips", "loihi2,speck", "--json", "--plot", str(png)]
     )
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.stdout)
+    out = json.loads(res.stdout)
+    rows = out["rows"]
     assert [r["chip"] for r in rows] == ["loihi2", "speck"]
-    assert all({"feasible", "binding", "energy_breakdown_j"} <= set(r) for r in rows)
+    assert all({"feasible", "binding", "energy_breakdown_j", "placement"} <= set(r)
+               for r in rows)
     assert png.stat().st_size > 1000
+    # no activity given: the assumed rate is said, not silent
+    assert any("assumed to fire 0.1 spikes" in n for n in out["notes"])
+
+
+def test_compare_keeps_each_chips_better_placement_and_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "net.nir"
+    nir.write(str(path), tiny_graph())
+    runs = {}
+    for how in ("greedy", "spread", "best"):
+        res = runner.invoke(app, ["compare", str(path), "--chips", "loihi2", "--json",
+                                  "--placement", how])
+        assert res.exit_code == 0, res.output
+        runs[how] = json.loads(res.stdout)["rows"][0]
+    edp = {h: runs[h]["energy_total_j"] * runs[h]["time_per_timestep_s"]
+           for h in ("greedy", "spread")}
+    want = min(edp, key=edp.get)
+    assert runs["best"]["placement"] == want
+    assert runs["best"]["energy_total_j"] == runs[want]["energy_total_j"]
 
 
 def two_conv_graph() -> nir.NIRGraph:

@@ -18,6 +18,8 @@ from hwsim.errors import HwsimInputError
 from hwsim.estimate import CostRecord, estimate
 from hwsim.network import MAX_TIMESTEPS, read_network
 
+BEST = "best"  # compare each chip at its best placement, not at one placement for all
+
 
 def _systems(name: str) -> list[str]:
     """`name` and the built-in board profiles built from it, smallest first."""
@@ -33,7 +35,12 @@ def compare_cmd(
         str, typer.Option(help="comma-separated profiles")
     ] = "loihi,loihi2,spinnaker2,truenorth,speck",
     activity: Annotated[Path | None, typer.Option(help="act.npz (per timestep or summed)")] = None,
-    placement: Annotated[Placement, typer.Option(help="core placement")] = Placement.greedy,
+    placement: Annotated[
+        str,
+        typer.Option(help="core placement: best (each chip's lowest energy x time per step of "
+                     "greedy and spread, the one used is shown), or one of "
+                     + ", ".join(p.value for p in Placement)),
+    ] = BEST,
     rate: Annotated[float, typer.Option(help="spikes/neuron/step where unmeasured")] = DEFAULT_RATE,
     timesteps: Annotated[
         int | None, typer.Option(min=1, max=MAX_TIMESTEPS, help="T without an activity file")
@@ -48,39 +55,64 @@ def compare_cmd(
     names = [c.strip() for c in chips.split(",") if c.strip()]
     if not names:
         raise HwsimInputError("--chips", chips, "a comma-separated list of profiles")
+    if placement != BEST and placement not in {p.value for p in Placement}:
+        raise HwsimInputError("--placement", placement,
+                              f"{BEST} or one of {', '.join(p.value for p in Placement)}")
     check_activity_options(activity, timesteps, rate)
     check_plot(plot, net, names, activity)
     network = read_network(net)
     act = costed_activity(network, net, activity, rate, timesteps)
-    rows = []
+    rows, notes = [], []
+    if activity is None:
+        notes.append(f"no --activity: every neuron assumed to fire {rate:g} spikes per timestep "
+                     "(measure it with `autosnn eval --activity`)")
     for name in names:
         candidates = _systems(name) if boards else [name]
-        rec = None
+        first_why = ""
         for cand in candidates:
-            try:
-                rec = estimate(network, act, load_chip(cand), placement=placement.value)
-            except HwsimInputError:
-                raise
-            except ValueError as exc:  # an option value the model refuses
-                raise fail(f"options: {exc}") from None
+            rec = _best(network, act, cand, placement)
             if rec.feasible:
                 break
-        assert rec is not None
+            first_why = first_why or (rec.reasons[0] if rec.reasons else "does not fit")
+        if cand != name and rec.feasible:
+            notes.append(f"{name}: one chip is too small ({first_why}); costed on the board "
+                         f"profile {cand}")
         rows.append(comparison_row(name, rec))
     if as_json:
-        typer.echo(json.dumps(jsonable(rows), indent=2))
+        typer.echo(json.dumps(jsonable({"rows": rows, "notes": notes}), indent=2))
     else:
         _print_rows(rows)
+        for note in notes:
+            typer.echo(f"note: {note}")
     if plot is not None:
         from hwsim.compare_plot import plot_comparison
 
         plot_comparison(rows, plot)
 
 
+def _best(network: Any, act: Any, profile: str, placement: str) -> CostRecord:
+    """One system's record: with ``best``, greedy and spread both costed and the feasible one
+    with the lower energy x time per step kept (greedy when neither is feasible)."""
+    tried = []
+    for how in (["greedy", "spread"] if placement == BEST else [placement]):
+        try:
+            tried.append(estimate(network, act, load_chip(profile), placement=how))
+        except HwsimInputError:
+            raise
+        except ValueError as exc:  # an option value the model refuses
+            raise fail(f"options: {exc}") from None
+    ok = [r for r in tried if r.feasible and r.energy_total_j is not None
+          and r.time_per_timestep_s is not None]
+    if not ok:
+        return tried[0]
+    return min(ok, key=lambda r: (r.energy_total_j or 0.0) * (r.time_per_timestep_s or 0.0))
+
+
 def _print_rows(rows: list[dict[str, Any]]) -> None:
     table = Table(
         "chip",
         "system",
+        "placement",
         "feasible",
         "chips",
         "cores",
@@ -95,6 +127,7 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
         table.add_row(
             r["chip"],
             r["system"],
+            r["placement"],
             "yes" if r["feasible"] else "no",
             str(r["chips_used"]),
             str(r["cores_used"]),
@@ -119,6 +152,7 @@ def comparison_row(name: str, rec: CostRecord) -> dict[str, Any]:
     return {
         "chip": name,
         "system": rec.board or rec.chip,
+        "placement": rec.placement,
         "feasible": rec.feasible,
         "chips_used": rec.chips_used,
         "cores_used": rec.cores_used,
