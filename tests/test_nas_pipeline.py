@@ -194,8 +194,15 @@ def test_train_zoo_model_from_scratch(tmp_path):
 def test_search_for_a_chip_discounts_energy_and_reports_chip_figures(run_dir, tmp_path):
     (tmp_path / "supernet.pt").symlink_to(run_dir / "supernet.pt")
     cli("search", "--out", tmp_path, "--lambda", "0", "--lambda", "-0.5", "--chip", "loihi2.yaml",
-        *SEARCH, "-q")
+        "--finalists", "2", "--finalist-limit", "30", "--max-acc-drop", "100", *SEARCH, "-q")
     doc = json.loads((tmp_path / "search.json").read_text())
+    fin = doc["chip"]["finalists"]
+    assert fin["per_lambda"] == 2 and fin["samples"] == 30 and fin["max_acc_drop_pp"] == 100
+    assert 2 <= len(fin["entries"]) <= 4
+    # any accuracy is within 100 pp: the cheapest feasible finalist is chosen
+    cheapest = min((e for e in fin["entries"] if e["feasible"]), key=lambda e: e["cost"])
+    assert doc["chip"]["chosen"]["genotype"] == cheapest["genotype"]
+    assert doc["chip"]["chosen"]["reason"].startswith("lambdas given explicitly; cheapest")
     assert doc["chip"]["profile"] == "loihi2" and doc["chip"]["reference_cost"] > 0
     entries = doc["candidates_evaluated"]
     for key in ("0", "-0.5"):
@@ -234,17 +241,34 @@ def test_chip_search_chooses_lambda_per_chip_and_writes_the_report(run_dir, tmp_
         cli("search", "--out", out, "--chip", chip, *SEARCH, "-q")  # --lambda auto by default
         doc = json.loads((out / "search.json").read_text())
         chosen = doc["chip"]["chosen"]
-        assert "knee" in chosen["reason"] or "accuracy" in chosen["reason"]
+        assert chosen["reason"].startswith("cheapest of the")
         assert len(doc["winners"]) == 6  # the preset's lambda grid, one trained super-network
-        w = doc["winners"][chosen["key"]]
-        assert w["chip"]["feasible"] and w["chip"]["binding"] is None
+        fin = doc["chip"]["finalists"]
+        entries = {e["genotype"]: e for e in fin["entries"]}
+        assert len(entries) == len(fin["entries"])  # deduplicated
+        tops = {w["genotype"] for w in doc["winners"].values()}
+        assert tops <= set(entries)  # every lambda's winner is a finalist ...
+        assert all(1 <= r <= 5 for e in entries.values() for r in e["ranks"].values())
+        assert fin["samples"] == 40  # ... re-measured on the whole D_val (synthetic: 40)
+        for e in entries.values():
+            lo, hi = e["interval_95"]
+            assert lo <= e["accuracy"] <= hi and 0 <= lo < hi <= 1
+        w = entries[chosen["genotype"]]
+        assert fin["chosen"] == chosen["genotype"] and w["feasible"] and w["binding"] is None
+        # the rule: no feasible finalist is cheaper and not significantly less accurate
+        assert all(e["cost"] >= w["cost"] or e["versus_best_pp"]["high"] < 0
+                   for e in entries.values() if e["feasible"])
+        assert json.loads((out / "winner.json").read_text())["genotype"] == chosen["genotype"]
         sweep = json.loads((out / "sweep.json").read_text())
         assert sweep["chosen"] == chosen and len(sweep["lambdas"]) == 6
-        for name in ("report.md", "winner.nir", "hwsim-report.json", "pareto.png"):
+        for name in ("report.md", "winner.nir", "hwsim-report.json", "pareto.png", "winner.pt"):
             assert (out / name).stat().st_size > 0, name
         report = (out / "report.md").read_text()
-        assert f"lambda chosen: **{chosen['key']}**" in report and "lambda=0 winner" in report
-        costs[chip] = w["chip"]["energy_per_inference_j"]
+        assert f"**Deploy `{chosen['genotype']}`** (lambda chosen: **{chosen['key']}**" in report
+        rows = [x for x in report.splitlines() if x.startswith("| ") and "`" in x]
+        assert len(rows) == len(entries)  # one row per distinct finalist, no repeats
+        assert sum("**chosen**" in x for x in rows) == 1
+        costs[chip] = w["energy_per_inference_j"]
         if chip == "truenorth":
             last_segment = [g["genotype"].split(",")[3:] for g in doc["candidates_evaluated"]]
             assert all(not b.endswith("k5") for blocks in last_segment for b in blocks)

@@ -83,3 +83,23 @@ def test_candidate_activity_is_per_layer_per_step_and_keyed_by_nir_names():
         torch.testing.assert_close(torch.tensor(steps, dtype=torch.float64),
                                    want[name].double(), rtol=1e-6, atol=1e-6)
     assert sum(sum(v) for k, v in e.activity.items() if k != "input") == pytest.approx(e.spikes)
+
+
+def test_per_image_outcomes_are_the_extracted_networks_predictions():
+    # Paired comparisons of finalists need each image's outcome, in batch order: the same
+    # evaluation as __call__, plus a vector that equals the stand-alone network's hits.
+    net = _supernet("snn1")
+    genos = [("SRB_k5", "skip", "SCB_k3", "SRB_k3", "SCB_k5"), ("skip",) * 5]
+    # labels 0, 1, 0, 1 ... and 1, 0, 1, 0 ...: a network right on some images and wrong on
+    # others, in an order a mix-up of images or batches would break
+    batches = [(x, (torch.arange(8) + i) % 2) for i, (x, _) in enumerate(_batches(2))]
+    shared = SharedPrefixEvaluator(net, batches)
+    got = shared.per_image(genos)
+    assert [e for e, _ in got] == shared(genos)
+    for g, (e, hits) in zip(genos, got, strict=True):
+        child = extract_winner(net, g)
+        with torch.no_grad():
+            want = torch.cat([child(x).argmax(1) == y for x, y in batches]).numpy()
+        assert hits.dtype == bool and hits.shape == (16,)
+        assert (hits == want).all() and hits.mean() == pytest.approx(e.accuracy)
+    assert all(hits.any() and not hits.all() for _, hits in got)  # not vacuous

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,12 @@ import torch
 
 import autosnn
 from autosnn.app.chipcost import UNITS, Budgets, ChipCost, ChipTarget, chip_path
+from autosnn.app.judge import judge
 from autosnn.app.outcome import (
     Arch,
     Candidate,
     ChipFigures,
     ChipRun,
-    Choice,
     SearchOutcome,
     Winner,
     finite,
@@ -42,7 +41,6 @@ from autosnn.search.fitness import Evaluation, FitnessSpec, lambda_key, spike_co
 from autosnn.search.lambdas import STATE_FILE, MultiSearch, search_lambdas
 from autosnn.search.outputs import extract_winner, plot_pareto
 from autosnn.search.ranks import RankSplitEvaluator
-from autosnn.search.select import SweepPoint, choose_lambda
 from autosnn.search.shared_eval import SharedPrefixEvaluator
 from autosnn.train import distributed
 from safeio import write_json
@@ -72,6 +70,9 @@ class SearchRequest:
     chip_metric: str = "energy"
     budgets: Budgets = Budgets()
     lambda_auto: bool = False  # sweep ``lambdas`` and choose one for the chip
+    finalists: int = 5  # chip searches: the top N of every lambda are re-measured ...
+    finalist_limit: int | None = None  # ... on this many D_val images (None: all of D_val)
+    max_acc_drop: float | None = None  # pp below the best a cheaper finalist may lose (None: test)
 
 
 def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
@@ -177,13 +178,7 @@ def setup_chip(setup: Setup, request: SearchRequest, evaluator: Evaluator,
         if any(model.binding(e) is None for e in evaluated):
             break
     if not sample:
-        common = Counter(model.rejected.values()).most_common(1)
-        why = f"{common[0][1]} of them: {common[0][0]}" if common else "none drawn"
-        raise AutosnnError(
-            f"chip {model.profile.name}: none of {len(drawn)} random architectures of "
-            f"{space.name} maps onto it ({why}); try fewer channels (see `hwsim fit`), a "
-            "board profile, or looser budgets"
-        )
+        raise AutosnnError(model.unmappable(len(drawn)))
     budgets = model.budgets
     if budgets.from_profile:
         reporter.log(f"budgets from the search: section of {budgets.profile} (options "
@@ -256,8 +251,8 @@ def _figures(chip: ChipSetup | None, e: Evaluation) -> ChipFigures | None:
 
 def gather(setup: Setup, request: SearchRequest, spec: FitnessSpec, result: MultiSearch,
            chip: ChipSetup | None) -> SearchOutcome:
-    """The typed outcome: every candidate with its fitness per lambda, each lambda's winner,
-    and (chip searches) the lambda chosen."""
+    """The typed outcome: every candidate with its fitness per lambda and each lambda's winner
+    (the choice among finalists is :func:`autosnn.app.judge.judge`'s)."""
     keys = [lambda_key(lam) for lam in setup.lambdas]
     fits = {k: spec.at(lam) for k, lam in zip(keys, setup.lambdas, strict=True)}
     rounds = {k: dict(s.evaluated) for k, s in result.states.items()}
@@ -282,7 +277,6 @@ def gather(setup: Setup, request: SearchRequest, spec: FitnessSpec, result: Mult
         cost_ref=spec.cost_ref, ann=setup.ann, seed=request.seed, lambdas=setup.lambdas,
         precision=request.precision, candidates=candidates, winners=winners,
         chip=None if chip is None else _chip_run(chip, request),
-        chosen=None if chip is None else choose(winners, chip, request),
     )
 
 
@@ -292,29 +286,14 @@ def _chip_run(chip: ChipSetup, request: SearchRequest) -> ChipRun:
                    b.origins(), b.profile, chip.model.rejections(), chip.sample)
 
 
-def choose(winners: dict[str, Winner], chip: ChipSetup, request: SearchRequest) -> Choice:
-    """The lambda chosen for the chip (:func:`~autosnn.search.select.choose_lambda`)."""
-    points = [SweepPoint(w.key, w.lam, w.evaluation.accuracy, chip.model.cost(w.evaluation),
-                         chip.model.binding(w.evaluation)) for w in winners.values()]
-    try:
-        point, why = choose_lambda(points, budgets=chip.model.budgets.active)
-    except AutosnnError:
-        if request.lambda_auto or len(points) == 1:
-            raise
-        point, why = points[0], "infeasible"  # explicit lambdas: report, keep the files
-    if not request.lambda_auto and len(points) > 1:
-        why = "lambdas given explicitly; " + why
-    return Choice(point.lam, point.key, why)
-
-
 def write_outputs(outcome: SearchOutcome, setup: Setup, chip: ChipSetup | None,
                   result: MultiSearch, *, out: Path, resume: bool, reporter: Reporter) -> None:
     """search.json, the winners (JSON + checkpoint), pareto.png, the chip outputs, timings."""
     net, extra = setup.net, setup.extra
     write_json(out / "search.json", outcome.to_json())
-    for key, w in outcome.winners.items():
+    for w in [*outcome.winners.values(), *([outcome.deploy] if outcome.deploy else [])]:
         doc = w.to_json()
-        write_json(out / f"winner-{key}.json", doc)
+        write_json(out / w.checkpoint.replace(".pt", ".json"), doc)
         model = extract_winner(net, w.genotype, neuron="plif")
         autosnn.save(model, out / w.checkpoint, extra={
             "winner": doc, "data": setup.data.to_dict(), "inherited": not setup.ann,
@@ -364,6 +343,8 @@ def run_search(
     result = search_all(setup, request, evaluator, spec, chip, out=out, resume=resume,
                         reporter=reporter)
     outcome = gather(setup, request, spec, result, chip)
+    if chip is not None:
+        outcome = judge(setup, request, result, outcome, spec, chip, reporter)
     if distributed.is_main():  # rank 0 writes every output
         write_outputs(outcome, setup, chip, result, out=out, resume=resume, reporter=reporter)
     return outcome.to_json()

@@ -12,6 +12,7 @@ from typing import Any
 
 from autosnn.core.spaces import Genotype, genotype_text
 from autosnn.search.fitness import Evaluation
+from autosnn.search.stats import LEVEL, PairedDifference
 
 
 def finite(x: float) -> float | None:
@@ -76,6 +77,7 @@ class Winner:
     fitness: float | None
     arch: Arch
     chip: ChipFigures | None = None
+    file: str | None = None  # checkpoint name when not ``winner-<lambda>.pt`` (the chosen one)
 
     @property
     def genotype(self) -> Genotype:
@@ -83,7 +85,7 @@ class Winner:
 
     @property
     def checkpoint(self) -> str:
-        return f"winner-{self.key}.pt"
+        return self.file or f"winner-{self.key}.pt"
 
     def to_json(self) -> dict[str, Any]:
         """``winner-<lambda>.json`` (what ``autosnn train --winner`` reads)."""
@@ -101,14 +103,81 @@ class Winner:
 
 @dataclass(frozen=True)
 class Choice:
-    """The lambda chosen for the chip and why (one line)."""
+    """What was chosen for the chip (the architecture, and the lambda whose search ranked it
+    best) and why, in one line."""
 
     lam: float
     key: str
     reason: str
+    genotype: Genotype
 
     def to_json(self) -> dict[str, Any]:
-        return {"lambda": self.lam, "key": self.key, "reason": self.reason}
+        return {"lambda": self.lam, "key": self.key, "reason": self.reason,
+                "genotype": genotype_text(self.genotype)}
+
+
+def _pp(x: float) -> float:
+    """A fraction as percentage points, rounded for JSON (4 decimals: 0.0001 pp)."""
+    return round(100 * x, 4)
+
+
+@dataclass(frozen=True)
+class FinalistRecord:
+    """One finalist: which lambdas ranked it (lambda key -> rank, 1 = winner), its evaluation on
+    the search's D_val and on the whole D_val, the 95 % Wilson interval of the latter, its
+    paired difference to the most accurate feasible finalist (None: infeasible), and its chip
+    figures with the activity measured on the whole D_val."""
+
+    genotype: Genotype
+    ranks: dict[str, int]
+    search: Evaluation
+    full: Evaluation
+    samples: int
+    interval: tuple[float, float]
+    versus_best: PairedDifference | None
+    chip: ChipFigures
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.versus_best
+        return {
+            "genotype": genotype_text(self.genotype), "ranks": self.ranks,
+            "search_accuracy": self.search.accuracy, "search_spikes": self.search.spikes,
+            "accuracy": self.full.accuracy, "spikes": self.full.spikes,
+            "samples": self.samples, "interval_95": list(self.interval),
+            "versus_best_pp": None if d is None else {
+                "diff": _pp(d.diff), "low": _pp(d.low), "high": _pp(d.high),
+                "only_this": d.a_only, "only_best": d.b_only},
+            "cost": self.chip.cost, **self.chip.summary,
+        }
+
+
+@dataclass(frozen=True)
+class Finalists:
+    """The finalist step: the top ``per_lambda`` of every lambda re-measured on ``samples``
+    D_val images (the search used ``search_samples``), the rule, and what it chose."""
+
+    per_lambda: int
+    samples: int
+    search_samples: int
+    max_acc_drop: float | None
+    rule: str
+    records: list[FinalistRecord]
+    best: Genotype
+    chosen: Genotype
+    knee: Genotype | None
+
+    def record(self, g: Genotype) -> FinalistRecord:
+        return next(r for r in self.records if r.genotype == g)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "per_lambda": self.per_lambda, "samples": self.samples,
+            "search_samples": self.search_samples, "level": LEVEL,
+            "max_acc_drop_pp": self.max_acc_drop, "rule": self.rule,
+            "best": genotype_text(self.best), "chosen": genotype_text(self.chosen),
+            "knee": None if self.knee is None else genotype_text(self.knee),
+            "entries": [r.to_json() for r in self.records],
+        }
 
 
 @dataclass(frozen=True)
@@ -148,6 +217,8 @@ class SearchOutcome:
     winners: dict[str, Winner]
     chip: ChipRun | None = None
     chosen: Choice | None = None
+    finalists: Finalists | None = None
+    deploy: Winner | None = None  # the chosen finalist (winner.json / winner.pt)
 
     @property
     def arch(self) -> Arch:
@@ -175,5 +246,6 @@ class SearchOutcome:
                 "chosen": None if self.chosen is None else self.chosen.to_json(),
                 "rejected_before_evaluation": chip.rejected,
                 "reference_sample": chip.reference_sample,
+                "finalists": None if self.finalists is None else self.finalists.to_json(),
             },
         }

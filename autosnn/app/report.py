@@ -1,6 +1,6 @@
-"""What a chip search leaves for a person: sweep.json, the chosen winner as NIR with its hwsim
-report (JSON + mesh PNG), and report.md (data, space, chip and budgets, the lambda chosen and why,
-the winner next to the lambda = 0 winner and the best spike-only candidate)."""
+"""What a chip search leaves for a person: sweep.json, the chosen network as NIR with its hwsim
+report (JSON + mesh PNG), and report.md, a decision record (what was chosen and why, its chip
+cost and accuracy interval, the rule, one row per distinct finalist)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,8 @@ from autosnn.app.outcome import ChipRun, SearchOutcome
 from autosnn.core.network import SpikingNet
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import genotype_text
-from autosnn.search.fitness import FitnessSpec
 from hwsim.chip import BUDGET_NO_WHY
 from safeio import write_json, write_text
-
-
-def _fmt(x: Any, unit: str = "") -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.4g}{unit}"
-    return f"{x}{unit}"
 
 
 def _budgets_line(info: ChipRun, provenance: Any) -> str:
@@ -46,14 +37,14 @@ def _budgets_line(info: ChipRun, provenance: Any) -> str:
 
 def chip_outputs(out: Path, outcome: SearchOutcome, net: SpikingNet, chip: ChipCost,
                  reporter: Reporter, preprocess: dict[str, Any] | None = None) -> None:
-    """Write sweep.json, winner.nir, hwsim-report.json, mesh PNG(s) and report.md into ``out``."""
+    """Write sweep.json, winner.nir, hwsim-report.json, mesh PNG(s) and report.md into ``out``
+    (winner.json / winner.pt, the chosen finalist, are the search's own outputs)."""
     import hwsim.plot
     from autosnn.search.outputs import extract_winner
     from exporters import export
 
-    info, chosen = outcome.chip, outcome.chosen
-    assert info is not None and chosen is not None, "chip outputs of a search without a chip"
-    winners = outcome.winners
+    info, chosen, deploy = outcome.chip, outcome.chosen, outcome.deploy
+    assert info is not None and chosen is not None and deploy is not None, "not a chip search"
     sweep = {
         "chip": info.profile, "metric": info.metric, "budgets": info.budgets,
         "budget_origins": info.budget_origins, "budget_profile": info.budget_profile,
@@ -61,80 +52,111 @@ def chip_outputs(out: Path, outcome: SearchOutcome, net: SpikingNet, chip: ChipC
         "lambdas": [{"lambda": w.lam, "genotype": genotype_text(w.genotype),
                      "accuracy": w.evaluation.accuracy, "spikes": w.evaluation.spikes,
                      **(w.chip.summary if w.chip else {})}
-                    for w in winners.values()],
+                    for w in outcome.winners.values()],
     }
     write_json(out / "sweep.json", sweep)
-    w = winners[chosen.key]
-    write_json(out / "winner.json", w.to_json())  # the chosen lambda's winner (``train --winner``)
-    model = extract_winner(net, w.genotype, neuron="plif")
+    model = extract_winner(net, deploy.genotype, neuron="plif")
     export(model, "nir", out / "winner.nir", preprocess=preprocess)
-    e = w.evaluation
-    rec = chip.record(e)
+    rec = chip.record(deploy.evaluation)  # the activity measured on the whole D_val
     write_json(out / "hwsim-report.json", rec.to_dict())
     pngs = hwsim.plot.plot_mesh(rec, out / "mesh.png")
-    write_text(out / "report.md", _report_md(outcome, chip, [p.name for p in pngs]))
-    reporter.log(f"lambda {chosen.key} chosen for {info.profile} ({chosen.reason}); "
-                 f"report: {out / 'report.md'}")
+    write_text(out / "report.md", report_md(outcome, chip.profile.provenance,
+                                            [p.name for p in pngs]))
+    reporter.log(f"chosen for {info.profile}: {genotype_text(deploy.genotype)} "
+                 f"({chosen.reason}); report: {out / 'report.md'}")
 
 
-def _report_md(outcome: SearchOutcome, chip: ChipCost, pngs: list[str]) -> str:
-    """report.md: the run's settings, the lambda sweep, the chosen winner and alternatives."""
-    info, chosen = outcome.chip, outcome.chosen
-    assert info is not None and chosen is not None
-    winners = outcome.winners
-    w = winners[chosen.key]
-    e = w.evaluation
-    # the best candidate by the paper's spike-only fitness (same lambda), for comparison
-    spike_fit = FitnessSpec(outcome.fitness_form, outcome.spikes_avg).at(chosen.lam)
-    spike_best = max((c.evaluation for c in outcome.candidates), key=spike_fit)
-    rows = [(f"chosen (lambda={chosen.key})", e)]
-    if "0" in winners:
-        rows.append(("lambda=0 winner", winners["0"].evaluation))
-    rows.append((f"spike-only fitness (lambda={chosen.key})", spike_best))
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _chip_line(s: dict[str, Any]) -> str:
+    """``74.5 uJ per inference, 0.32 ms per timestep (1.3 ms per inference), 12 cores``."""
+    def num(x: Any, scale: float, unit: str) -> str:
+        return "-" if x is None else f"{x * scale:.4g} {unit}"
+    return (f"{num(s['energy_per_inference_j'], 1e6, 'uJ')} per inference, "
+            f"{num(s['time_per_timestep_s'], 1e3, 'ms')} per timestep "
+            f"({num(s['latency_per_inference_s'], 1e3, 'ms')} per inference), "
+            f"{s['cores_used']} cores")
+
+
+def report_md(outcome: SearchOutcome, provenance: Any, pngs: list[str]) -> str:
+    """report.md as a decision record: what was chosen, its chip cost and accuracy with their
+    uncertainty, the rule, then one row per distinct finalist (what each would give instead)."""
+    info, chosen, deploy, fin = outcome.chip, outcome.chosen, outcome.deploy, outcome.finalists
+    assert info is not None and chosen is not None and deploy is not None and fin is not None
+    rec = fin.record(deploy.genotype)
+    lo, hi = rec.interval
+    knee = ("not defined (fewer than three distinct feasible finalists, or none above the line "
+            "from the cheapest to the most accurate)" if fin.knee is None
+            else f"`{genotype_text(fin.knee)}` (reported only; the rule above decides)")
     config = outcome.supernet_config
     lines = [
         f"# Chip search report: {info.profile}",
         "",
-        f"- data: {outcome.dataset} ({outcome.data.get('val_limit') or 'all'} D_val samples cap), "
-        f"space {outcome.space} C={config['channels']} T={config['timesteps']}, "
-        f"seed {outcome.seed}",
+        "## Decision",
+        "",
+        f"**Deploy `{genotype_text(deploy.genotype)}`** (lambda chosen: **{chosen.key}**, the "
+        f"lambda whose search ranked it best): D_val accuracy {_pct(rec.full.accuracy)} "
+        f"[{_pct(lo)}, {_pct(hi)}] (95 % Wilson, {fin.samples:,} images); on {info.profile}: "
+        f"{_chip_line(rec.chip.summary)}.",
+        "",
+        f"- rule: {fin.rule}",
+        f"- why: {chosen.reason}",
+        f"- most accurate feasible finalist: `{genotype_text(fin.best)}`",
+        f"- knee of the finalists' accuracy/cost front: {knee}",
+        f"- files: winner.json / winner.pt (this network), winner.nir, hwsim-report.json, "
+        f"{', '.join(pngs)}, pareto.png, sweep.json; winner-<lambda>.json per lambda",
+        "",
+        "## Setup",
+        "",
+        f"- data: {outcome.dataset}; the search ranked candidates on "
+        f"{fin.search_samples:,} D_val images, the finalists (top {fin.per_lambda} of every "
+        f"lambda) were re-measured on {fin.samples:,}; space {outcome.space} "
+        f"C={config['channels']} T={config['timesteps']}, seed {outcome.seed}",
         f"- fitness: {outcome.fitness_form} form on {outcome.cost_name}, "
         f"Cost_ref {outcome.cost_ref:.4g} (mean over the feasible ones of "
-        f"{info.reference_sample} sampled architectures)",
+        f"{info.reference_sample} sampled architectures); lambdas "
+        f"{', '.join(f'{lam:g}' for lam in outcome.lambdas)}",
         f"- evaluated: {len(outcome.candidates)} architectures; "
         f"{info.rejected.get('count', 0)} rejected before "
         f"evaluation (they cannot map onto {info.profile})",
-        "- budgets: " + _budgets_line(info, chip.profile.provenance),
-        f"- lambda chosen: **{chosen.key}** ({chosen.reason})",
-        f"- winner: `{genotype_text(w.genotype)}`; files: winner.json (= winner-{chosen.key}.json), "
-        f"winner-{chosen.key}.pt, winner.nir, "
-        f"hwsim-report.json, {', '.join(pngs)}, pareto.png, sweep.json",
+        "- budgets: " + _budgets_line(info, provenance),
         "",
-        "## Lambda sweep",
+        *_finalist_table(outcome),
         "",
-        "| lambda | genotype | D_val acc | spikes/img | feasible | energy/inf (J) | "
-        "time/step (s) | cores | peak link util | binding |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Accuracies are on D_val with inherited super-network weights (retrain the chosen "
+        "network with `autosnn train --winner winner.json` for test accuracy). Chip figures are "
+        "hwsim's point estimates with each finalist's activity measured on the whole D_val; "
+        "the profile's assumed figures are listed in hwsim-report.json (`assumptions`).",
+        "",
     ]
-    for lw in winners.values():
-        s, ev = chip.summary(lw.evaluation), lw.evaluation
-        lines.append(
-            f"| {lw.lam:g} | `{genotype_text(lw.genotype)}` | {100 * ev.accuracy:.2f}% | "
-            f"{ev.spikes:,.0f} | {'yes' if s['feasible'] else 'no'} | "
-            f"{_fmt(s['energy_per_inference_j'])} | {_fmt(s['time_per_timestep_s'])} | "
-            f"{s['cores_used']} | {_fmt(s['max_link_utilisation'])} | {s['binding'] or ''} |"
-        )
-    lines += ["", "## Chosen winner against the alternatives", "",
-              "| network | genotype | D_val acc | spikes/img | energy/inf (J) | dynamic (J) | "
-              "static (J) | time/step (s) | cores |", "|---|---|---|---|---|---|---|---|---|"]
-    for label, ev in rows:
-        s = chip.summary(ev)
-        lines.append(
-            f"| {label} | `{','.join(ev.genotype)}` | {100 * ev.accuracy:.2f}% | "
-            f"{ev.spikes:,.0f} | {_fmt(s['energy_per_inference_j'])} | "
-            f"{_fmt(s['energy_dynamic_j'])} | {_fmt(s['energy_static_j'])} | "
-            f"{_fmt(s['time_per_timestep_s'])} | {s['cores_used']} |"
-        )
-    lines += ["", "Accuracies are on D_val with inherited super-network weights (retrain the "
-              "winner with `autosnn train --winner` for test accuracy).", ""]
     return "\n".join(lines)
+
+
+def _finalist_table(outcome: SearchOutcome) -> list[str]:
+    """One row per distinct finalist, cheapest first."""
+    fin, info = outcome.finalists, outcome.chip
+    assert fin is not None and info is not None
+    lines = [f"## Finalists ({len(fin.records)} distinct, cheapest first)", "",
+             "| | genotype | lambda (rank) | search D_val acc | D_val acc [95 %] | vs best, pp "
+             "[95 % paired] | energy/inf (uJ) | time/step (ms) | cores | within budget |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    inf = float("inf")
+    for r in sorted(fin.records, key=lambda r: (r.chip.cost if r.chip.cost is not None else inf,
+                                                -r.full.accuracy)):
+        mark = ("**chosen**" if r.genotype == fin.chosen else
+                "best" if r.genotype == fin.best else "")
+        d = r.versus_best
+        versus = "-" if d is None else (f"{100 * d.diff:+.2f} [{100 * d.low:+.2f}, "
+                                        f"{100 * d.high:+.2f}]")
+        s = r.chip.summary
+        ranks = ", ".join(f"{k} ({n})" for k, n in r.ranks.items())
+        energy, step = s["energy_per_inference_j"], s["time_per_timestep_s"]
+        lines.append(
+            f"| {mark} | `{genotype_text(r.genotype)}` | {ranks} | {_pct(r.search.accuracy)} | "
+            f"{_pct(r.full.accuracy)} [{100 * r.interval[0]:.2f}, {100 * r.interval[1]:.2f}] | "
+            f"{versus} | {'-' if energy is None else f'{energy * 1e6:.4g}'} | "
+            f"{'-' if step is None else f'{step * 1e3:.4g}'} | {s['cores_used']} | "
+            f"{'yes' if r.chip.feasible else 'no: ' + str(r.chip.binding)} |")
+    return lines

@@ -82,6 +82,20 @@ class SharedPrefixEvaluator:
         self.stats = {"computed": 0, "naive": 0}
 
     def __call__(self, genotypes: Sequence[Genotype]) -> list[Evaluation]:
+        return self._run(genotypes, None)
+
+    def per_image(self, genotypes: Sequence[Genotype]
+                  ) -> list[tuple[Evaluation, np.ndarray]]:
+        """Each evaluation with its per-image correctness (bool, batch order): what paired
+        comparisons of two candidates on the same images need."""
+        hits: dict[Genotype, list[np.ndarray]] = {}
+        evaluations = self._run(genotypes, hits)
+        return [(e, np.concatenate(hits[e.genotype])) for e in evaluations]
+
+    def _run(self, genotypes: Sequence[Genotype],
+             hits: dict[Genotype, list[np.ndarray]] | None) -> list[Evaluation]:
+        """Evaluate ``genotypes``; with ``hits``, also append each one's per-image correctness
+        of every batch to ``hits[genotype]``."""
         order = sorted({tuple(g) for g in genotypes})
         n_slots = len(self.cells)
         for g in order:
@@ -135,7 +149,10 @@ class SharedPrefixEvaluator:
                             for m, c in zip(layers, counts, strict=True):
                                 key = names[m]
                                 acts[key] = c if key not in acts else acts[key] + c
-                        correct[g] += int((rates.argmax(1) == y).sum())
+                        right = rates.argmax(1) == y
+                        correct[g] += int(right.sum())
+                        if hits is not None:
+                            hits.setdefault(g, []).append(right.cpu().numpy())
                     seen += n
         finally:
             for c, a in zip(self.cells, saved_active, strict=False):

@@ -232,6 +232,9 @@ def search_cmd(
     max_latency: Annotated[float | None, typer.Option("--max-latency", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of time per timestep, seconds > 0 (default: the chip profile's search: section, else none).")] = None,
     max_energy: Annotated[float | None, typer.Option("--max-energy", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of energy per inference, joules > 0 (default: the chip profile's search: section, else none).")] = None,
     max_link_util: Annotated[float | None, typer.Option("--max-link-util", callback=finite_in(0.0, 1.0, low_open=True), help="With --chip: budget of peak link utilisation, (0, 1] (default: the chip profile's search: section, else none).")] = None,
+    finalists: Annotated[int, typer.Option("--finalists", min=1, max=1000, help="With --chip: the top N of every lambda, deduplicated, are re-measured on the whole D_val before choosing.")] = 5,
+    finalist_limit: Annotated[int | None, typer.Option("--finalist-limit", min=1, max=MAX_LIMIT, help="With --chip: re-measure the finalists on at most N D_val images (default: all of D_val).")] = None,
+    max_acc_drop: Annotated[float | None, typer.Option("--max-acc-drop", callback=finite_in(0.0, 100.0), help="With --chip: choose the cheapest finalist at most this many percentage points below the most accurate (default: the cheapest not significantly below it, 95 % paired interval).")] = None,
 ) -> None:
     """Evolutionary (or random) search on a trained super-network, one run per --lambda.
 
@@ -245,8 +248,9 @@ def search_cmd(
                                  mutation_prob=mutation_prob, method=method.value)
     auto, lams = _parse_lambdas(lambdas, p, chip is not None)
     budgets = Budgets(max_cores, max_latency, max_energy, max_link_util)
-    if chip is None and budgets.active:
-        raise typer.BadParameter("--max-cores/--max-latency/--max-energy/--max-link-util need --chip")
+    if chip is None and (budgets.active or max_acc_drop is not None):
+        raise typer.BadParameter("--max-cores/--max-latency/--max-energy/--max-link-util/"
+                                 "--max-acc-drop need --chip")
     if chip is not None and Path(chip).exists() and not Path(chip).is_file():
         raise typer.BadParameter(f"--chip {chip}: not a regular file (a FIFO would block)")
     if chip is not None:  # a bad profile (its search: section too) fails before any loading
@@ -258,10 +262,12 @@ def search_cmd(
         precision=_value(precision) or p.retrain.precision, device=device,
         val_limit=limit, data_dir=data_dir,
         expect={k: v for k, v in expect.items() if v is not None},
-        chip=chip, chip_metric=chip_metric.value,
+        chip=chip, chip_metric=chip_metric.value, finalists=finalists,
+        finalist_limit=finalist_limit, max_acc_drop=max_acc_drop,
     )
     supernet = supernet if supernet is not None else out / "supernet.pt"
-    written = [out / n for n in ("search.json", "search-state.json", "pareto.png")]
+    written = [out / n for n in ("search.json", "search-state.json", "pareto.png",
+                                 "winner.json", "winner.pt")]
     written += [out / f"winner-{lambda_key(lam)}{ext}" for lam in lams for ext in (".json", ".pt")]
     refuse_overwriting_inputs(written, [supernet])
     reporter = Reporter(quiet=quiet)
