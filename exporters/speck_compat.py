@@ -118,7 +118,10 @@ def real_samna() -> bool:
 
 def sinabs_available() -> bool:
     """sinabs is installed and its Speck backend imports (with the placeholder if needed)."""
-    if importlib.util.find_spec("sinabs") is None:
+    try:
+        if importlib.util.find_spec("sinabs") is None:
+            return False
+    except (ImportError, ValueError):  # hidden or half-installed
         return False
     install()
     try:
