@@ -1115,3 +1115,16 @@ def test_a_damaged_cifar_pickle_is_one_line(tmp_path, seed):
     with pytest.raises(AutosnnError) as info:
         safe_unpickle(path, "origin")
     assert "\n" not in str(info.value) and str(path) in str(info.value), what
+
+
+def test_an_aedat31_packet_with_a_negative_timestamp_is_refused(tmp_path):
+    """A flipped sign bit in an AEDAT 3.1 timestamp (found by fuzzing) loaded as t = -2^31,
+    which squeezed every other event of the recording into one time bin."""
+    from autosnn.data.aedat import read_aedat31_polarity
+    from tests.test_data_events import _aedat31
+
+    path = tmp_path / "user01_led.aedat"
+    path.write_bytes(_aedat31([(1, 2, 1, 5), (3, 4, 0, -(2**31) + 8)]))
+    with pytest.raises(AutosnnError, match="negative timestamp") as info:
+        read_aedat31_polarity(path, "origin")
+    assert str(path) in str(info.value)

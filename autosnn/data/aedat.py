@@ -119,7 +119,11 @@ def read_aedat31_polarity(path: Path, origin: str) -> Events:
         pos += nbytes
     if not xs:
         return Events.of([], [], [], [])
-    return Events.of(np.concatenate(xs), np.concatenate(ys), np.concatenate(ts), np.concatenate(ps))
+    t = np.concatenate(ts)
+    if t.size and t.min() < 0:  # int32 timestamps and overflow counters are never negative
+        raise DataError(f"{path}: negative timestamp {t.min()} (a damaged packet); the file is "
+                        f"corrupt; {origin}")
+    return Events.of(np.concatenate(xs), np.concatenate(ys), t, np.concatenate(ps))
 
 
 def read_aedat4(path: Path, origin: str) -> Events:
