@@ -17,17 +17,31 @@ from hwsim.errors import HwsimInputError
 MAX_COMPOSITE_WEIGHTS = 1 << 22
 
 
-def pair(value: object, name: str, where: str) -> tuple[int, int]:
-    """An int or a pair of ints (stride, padding, kernel size) as a pair."""
+def pair(value: object, name: str, where: str, minimum: int | None = None) -> tuple[int, int]:
+    """An int or a pair of ints (stride, padding, kernel size) as a pair, each >= `minimum`
+    when given (a zero stride would divide by zero, a negative padding shrink the map)."""
+    expected = "an int or a pair of ints" + ("" if minimum is None else f" >= {minimum}")
     try:
-        arr = np.atleast_1d(np.asarray(value)).astype(int).ravel()
+        arr = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
     except (TypeError, ValueError):
-        raise HwsimInputError(where, name, "an int or a pair of ints") from None
-    if arr.size == 1:
-        return (int(arr[0]), int(arr[0]))
-    if arr.size != 2:
-        raise HwsimInputError(where, name, "an int or a pair of ints")
-    return (int(arr[0]), int(arr[1]))
+        raise HwsimInputError(where, name, expected) from None
+    if arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+        raise HwsimInputError(where, name, expected)
+    out = (int(arr[0]), int(arr[-1]))
+    if minimum is not None and min(out) < minimum:
+        raise HwsimInputError(where, name, expected)
+    return out
+
+
+def integer(value: object, name: str, where: str) -> int:
+    """One integer field (groups, start_dim): a real whole number, else one error."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.asarray(np.nan)
+    if arr.size != 1 or not np.isfinite(arr.item()) or arr.item() != round(arr.item()):
+        raise HwsimInputError(where, name, "an integer")
+    return int(arr.item())
 
 
 def weight_of(node: nir.NIRNode, name: str, where: str) -> np.ndarray:
@@ -47,10 +61,10 @@ def numeric_padding(node: nir.Conv2d, name: str, where: str) -> tuple[int, int]:
         if node.padding == "valid":
             return (0, 0)
         if node.padding == "same":
-            dil = pair(node.dilation, f"{name}.dilation", where)
+            dil = pair(node.dilation, f"{name}.dilation", where, 1)
             return (dil[0] * (kernel[0] - 1) // 2, dil[1] * (kernel[1] - 1) // 2)
         raise HwsimInputError(where, f"{name}.padding", "'same', 'valid' or ints")
-    return pair(node.padding, f"{name}.padding", where)
+    return pair(node.padding, f"{name}.padding", where, 0)
 
 
 def conv_out_hw(

@@ -29,7 +29,7 @@ import numpy as np
 from nir.ir.utils import calc_flatten_output
 
 from hwsim.errors import HwsimInputError
-from hwsim.nir_fields import conv_out_hw, numeric_padding, pair, weight_of
+from hwsim.nir_fields import conv_out_hw, integer, numeric_padding, pair, weight_of
 
 # LI, CubaLI and I integrate without spiking (graded output, e.g. norse's LIBoxCell readout):
 # they still hold state on cores, so they are layers like the spiking ones.
@@ -76,7 +76,7 @@ def normalise(graph: nir.NIRGraph, where: str = "<graph>") -> FlatGraph:
     shapes, in_shapes = _infer(nodes, succ, order, where)
     for name, node in nodes.items():
         if isinstance(node, nir.Conv1d):
-            nodes[name] = _conv1d_as_conv2d(node)
+            nodes[name] = _conv1d_as_conv2d(name, node, where)
     return FlatGraph(nodes, succ, order, shapes, in_shapes)
 
 
@@ -262,12 +262,12 @@ def _out_shape(name: str, node: nir.NIRNode, in_shape: tuple[int, ...],
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
         if len(in_shape) != 3:
             raise HwsimInputError(where, name, f"a (C, H, W) input to pool (got {in_shape})")
-        hw = conv_out_hw(in_shape[1:], pair(node.kernel_size, f"{name}.kernel_size", where),
-                         pair(node.stride, f"{name}.stride", where),
-                         pair(node.padding, f"{name}.padding", where), (1, 1))
+        hw = conv_out_hw(in_shape[1:], pair(node.kernel_size, f"{name}.kernel_size", where, 1),
+                         pair(node.stride, f"{name}.stride", where, 1),
+                         pair(node.padding, f"{name}.padding", where, 0), (1, 1))
         return (in_shape[0], *hw)
     if isinstance(node, nir.Flatten):
-        return _flatten_shape(node, in_shape)
+        return _flatten_shape(name, node, in_shape, where)
     if isinstance(node, DENSE_TYPES):
         weight = weight_of(node, name, where)
         if weight.ndim != 2 or weight.shape[1] != _size(in_shape):
@@ -299,10 +299,12 @@ def _elementwise_shape(name: str, node: nir.NIRNode, in_shape: tuple[int, ...],
     return in_shape
 
 
-def _flatten_shape(node: nir.Flatten, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+def _flatten_shape(name: str, node: nir.Flatten, in_shape: tuple[int, ...],
+                  where: str) -> tuple[int, ...]:
     """nir's own flatten formula; a start/end dim beyond the (batch-free) shape flattens all."""
     n = len(in_shape)
-    start, end = int(node.start_dim), int(node.end_dim)
+    start = integer(node.start_dim, f"{name}.start_dim", where)
+    end = integer(node.end_dim, f"{name}.end_dim", where)
     start, end = start + n if start < 0 else start, end + n if end < 0 else end
     if not 0 <= start <= end < n:
         return (_size(in_shape),)
@@ -315,7 +317,10 @@ def _conv2d_shape(name: str, node: nir.Conv2d, in_shape: tuple[int, ...],
     weight = weight_of(node, name, where)
     if weight.ndim != 4:
         raise HwsimInputError(where, f"{name}.weight", "a 4-D array [Cout, Cin/groups, kh, kw]")
-    cin = int(weight.shape[1]) * int(node.groups)
+    groups = integer(node.groups, f"{name}.groups", where)
+    if groups < 1 or weight.shape[0] % groups:
+        raise HwsimInputError(where, f"{name}.groups", f"a divisor of Cout = {weight.shape[0]}")
+    cin = int(weight.shape[1]) * groups
     if len(in_shape) == 2:
         in_shape = (*in_shape, 1)  # (C, L) from a Conv1d: width 1
     declared = getattr(node, "input_shape", None)
@@ -327,27 +332,33 @@ def _conv2d_shape(name: str, node: nir.Conv2d, in_shape: tuple[int, ...],
         raise HwsimInputError(where, f"{name}.weight",
                               f"Cin/groups*groups = {in_shape[0]} for the {in_shape} reaching it")
     hw = conv_out_hw(in_shape[1:], (int(weight.shape[2]), int(weight.shape[3])),
-                     pair(node.stride, f"{name}.stride", where),
+                     pair(node.stride, f"{name}.stride", where, 1),
                      numeric_padding(node, name, where),
-                     pair(node.dilation, f"{name}.dilation", where))
+                     pair(node.dilation, f"{name}.dilation", where, 1))
     return (int(weight.shape[0]), *hw)
 
 
 def _conv1d_shape(name: str, node: nir.Conv1d, in_shape: tuple[int, ...],
                   where: str) -> tuple[int, ...]:
-    conv = _conv1d_as_conv2d(node)
+    conv = _conv1d_as_conv2d(name, node, where)
     if len(in_shape) != 2:
         raise HwsimInputError(where, name, f"a (C, L) input to Conv1d (got {in_shape})")
     out = _conv2d_shape(name, conv, (*in_shape, 1), where)
     return out[:2]
 
 
-def _conv1d_as_conv2d(node: nir.Conv1d) -> nir.Conv2d:
+def _conv1d_as_conv2d(name: str, node: nir.Conv1d, where: str) -> nir.Conv2d:
     """Conv1d over (C, L) as Conv2d over (C, L, 1): kernel (k, 1), stride (s, 1)..."""
-    weight = np.asarray(node.weight)[..., None]
-    pad = node.padding if isinstance(node.padding, str) else (int(np.ravel(node.padding)[0]), 0)
+    weight = weight_of(node, name, where)
+    if weight.ndim != 3:
+        raise HwsimInputError(where, f"{name}.weight", "a 3-D array [Cout, Cin/groups, k]")
+    if isinstance(node.padding, str) and node.padding not in ("same", "valid"):
+        raise HwsimInputError(where, f"{name}.padding", "'same', 'valid' or an int")
+    pad: str | tuple[int, int] = node.padding if isinstance(node.padding, str) else (
+        pair(node.padding, f"{name}.padding", where, 0)[0], 0)
     return nir.Conv2d(
-        input_shape=None, weight=weight, stride=(int(np.ravel(node.stride)[0]), 1),
-        padding=pad, dilation=(int(np.ravel(node.dilation)[0]), 1), groups=int(node.groups),
-        bias=np.asarray(node.bias),
+        input_shape=None, weight=weight[..., None],
+        stride=(pair(node.stride, f"{name}.stride", where, 1)[0], 1), padding=pad,
+        dilation=(pair(node.dilation, f"{name}.dilation", where, 1)[0], 1),
+        groups=integer(node.groups, f"{name}.groups", where), bias=np.zeros(weight.shape[0]),
     )
