@@ -138,3 +138,15 @@ def test_version():
     result = CliRunner().invoke(hwsim_app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("hwsim ")
     assert result.output.split()[1][0].isdigit()
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["bogus"], ["search", "--bogus"]])
+def test_a_usage_error_at_any_level_is_one_line(args):
+    from typer.testing import CliRunner
+
+    from autosnn.app.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    out = result.output.strip()
+    assert out.startswith("error: ") and "\n" not in out, out

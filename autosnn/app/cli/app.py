@@ -9,7 +9,8 @@ groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 from __future__ import annotations
 
 import errno
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -21,30 +22,40 @@ from safeio import OutputError
 UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
 
-def report_errors(ctx: typer.Context, fn, *args):
-    """Call ``fn``; an :class:`AutosnnError`, a bad option value (click's ``UsageError``, of
-    which ``typer.BadParameter`` is one) or an OS error on a path (name too long, permission,
-    disk full) becomes one line ``error: <msg>`` on stderr, exit 2."""
+def _one_line(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def report_errors(fn: Callable[[], Any]) -> Any:
+    """Call ``fn``; an :class:`AutosnnError`, a bad option (click's ``UsageError``: an unknown
+    option or command, a value out of range) or an OS error on a path (name too long,
+    permission, disk full) becomes one line ``error: <msg>`` on stderr, exit 2, never typer's
+    usage box or a traceback. ``autosnn`` alone still prints the help."""
     try:
-        return fn(*args)
+        return fn()
     except (AutosnnError, OutputError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        ctx.exit(2)
+        _one_line(str(exc))
     except UsageError as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)  # type: ignore[attr-defined]
-        ctx.exit(2)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `autosnn` alone: click prints the help
+            raise
+        _one_line(exc.format_message())  # type: ignore[attr-defined]
     except OSError as exc:  # the environment (a path, the disk), not the code: one line too
         where = f"{exc.filename}: " if exc.filename else ""
         name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        typer.echo(f"error: {where}{exc.strerror or exc} ({name})", err=True)
-        ctx.exit(2)
+        _one_line(f"{where}{exc.strerror or exc} ({name})")
 
 
 class ErrorReportingGroup(TyperGroup):
-    """A typer group whose sub-commands report :class:`AutosnnError` as one line, exit code 2."""
+    """The ``autosnn`` group: errors in parsing the root options (``make_context``) and in
+    resolving and running a sub-command (``invoke``) are reported by :func:`report_errors`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return report_errors(
+            lambda: super(ErrorReportingGroup, self).make_context(*args, **kwargs))
 
     def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
-        return report_errors(ctx, super().invoke, ctx)
+        return report_errors(lambda: super(ErrorReportingGroup, self).invoke(ctx))
 
 
 app = typer.Typer(
