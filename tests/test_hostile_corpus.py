@@ -66,9 +66,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # The project's one-line errors; anything else escaping a reader is a failure of the case.
 CLEAN = (AutosnnError, HwsimInputError, OutputError)
 
-# Cases per kind: 640 files in all.
+# Cases per kind: 680 files in all.
 COUNTS = {"model": 60, "supernet": 60, "winner": 60, "search-state": 60, "activity": 60,
-          "nir": 60, "chip": 60, "result": 80, "idx": 80, "cifar": 40, "gesture": 40}
+          "nir": 60, "chip": 60, "result": 80, "idx": 80, "cifar": 40, "gesture": 40, "svhn": 40}
+DATA_KINDS = ("idx", "cifar", "gesture", "svhn")  # errors may name the file or its data folder
 
 # -- the valid files ------------------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class Base:
     idx: Path  # a folder with the four Fashion-MNIST IDX .gz files
     cifar: Path  # a folder with CIFAR-10's python-version batches (pickles)
     gesture: Path  # DVS128 Gesture in tonic's layout: one (N, 4) .npy per class and split
+    svhn: Path  # SVHN format 2: train_32x32.mat, test_32x32.mat (MATLAB v5)
     results: dict[str, dict]  # kind -> a valid experiment-result.json document
 
     def __post_init__(self) -> None:
@@ -129,6 +131,24 @@ def write_cifar_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(CIFAR_BATCHES):
         (folder / name).write_bytes(pickle.dumps(cifar_batch(i), protocol=2))
+
+
+def svhn_arrays(n: int, seed: int) -> dict[str, np.ndarray]:
+    """SVHN format 2 content: X (32, 32, 3, N) uint8, y (N, 1) doubles 1..10 as published."""
+    rng = np.random.default_rng(seed)
+    return {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+            "y": (np.arange(n) % 10 + 1).astype(float).reshape(-1, 1)}
+
+
+SVHN_FILES = {"train_32x32.mat": 10, "test_32x32.mat": 4}
+
+
+def write_svhn_folder(folder: Path) -> None:
+    import scipy.io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (name, n) in enumerate(SVHN_FILES.items()):
+        scipy.io.savemat(folder / name, svhn_arrays(n, i), do_compression=i == 1)
 
 
 GESTURE_SPLITS = {"ibmGestureTrain": "user01_led", "ibmGestureTest": "user24_led"}
@@ -177,6 +197,7 @@ def base(tmp_path_factory) -> Base:
     write_idx_folder(run / "fashion-mnist")
     write_cifar_folder(run / "cifar-10-batches-py")
     write_gesture_folder(run / "DVSGesture")
+    write_svhn_folder(run / "svhn")
     search = json.loads((run / "search.json").read_text())
     rates = {"stem.lif": 0.02, "body.1": 0.01, "head.lifs.0": 0.05}
     results = {
@@ -194,7 +215,7 @@ def base(tmp_path_factory) -> Base:
              winner=run / "winner-0.json", state=run / "search-state.json",
              activity=run / "act.npz", nir=run / "net.nir", chips=tuple(chips),
              idx=run / "fashion-mnist", cifar=run / "cifar-10-batches-py",
-             gesture=run / "DVSGesture", results=results)
+             gesture=run / "DVSGesture", svhn=run / "svhn", results=results)
     b.hashes = snapshot(run)  # type: ignore[attr-defined]
     return b
 
@@ -597,6 +618,39 @@ def mutate_gesture(rng: random.Random, src: Path, folder: Path) -> tuple[str, Pa
     return f"{split}/{label}.npy: {what}", target
 
 
+def mutate_svhn(rng: random.Random, src: Path, folder: Path) -> tuple[str, Path]:
+    """Copy both .mat files into ``folder`` and damage one (bytes or content)."""
+    import scipy.io
+
+    shutil.copytree(src, folder, dirs_exist_ok=True)
+    index = rng.randrange(len(SVHN_FILES))
+    name, n = list(SVHN_FILES.items())[index]
+    target = folder / name
+    if rng.random() < 0.5:
+        what, data = byte_damage(rng, target.read_bytes())
+        target.write_bytes(data)
+        return f"{name}: {what}", target
+    arrays = svhn_arrays(n, index)
+    op = rng.choice(["y", "y", "X", "delete"])
+    if op == "y":
+        y = arrays["y"]
+        arrays["y"] = rng.choice([y + 0.5, np.full_like(y, np.nan), np.full_like(y, np.inf),
+                                  y * 0, y + 10, np.array([["a"]] * n), y[:-1], y.astype(complex),
+                                  -y, np.full_like(y, 1e30)])
+        what = f"y {arrays['y'].dtype}{list(arrays['y'].shape)}"
+    elif op == "X":
+        x = arrays["X"]
+        arrays["X"] = rng.choice([x.astype(np.float32), x[..., :1], x[:31], x[:, :, :2],
+                                  x.reshape(-1)])
+        what = f"X {arrays['X'].dtype}{list(arrays['X'].shape)}"
+    else:
+        key = rng.choice(["X", "y"])
+        del arrays[key]
+        what = f"delete {key}"
+    scipy.io.savemat(target, arrays, do_compression=bool(index))
+    return f"{name}: {what}", target
+
+
 # -- readers: the library call the CLI makes, and what "sane" means for what it returns -------
 
 
@@ -723,6 +777,16 @@ def read_gesture(b: Base, folder: Path) -> str | None:
     return None
 
 
+def read_svhn(b: Base, folder: Path) -> str | None:
+    splits = load_data(DataSpec(dataset="svhn", data_dir=str(folder)))
+    for name in ("train", "val", "test"):
+        split = getattr(splits, name)
+        if tuple(split.inputs.shape[1:]) != (3, 32, 32) or not bool(
+                ((split.labels >= 0) & (split.labels <= 9)).all()):
+            return f"{name}: inputs {tuple(split.inputs.shape)}"
+    return None
+
+
 # -- one case -----------------------------------------------------------------------------
 
 
@@ -781,6 +845,9 @@ def make_case(b: Base, kind: str, index: int, folder: Path) -> Case:
         path = folder / "experiment-result.json"
         path.write_bytes(data)
         return Case(kind, f"{sub}: {what}", path, lambda: _read_result(path, sub))
+    if kind == "svhn":
+        what, path = mutate_svhn(rng, b.svhn, folder)
+        return Case(kind, what, path, lambda: read_svhn(b, folder))
     if kind == "gesture":
         what, path = mutate_gesture(rng, b.gesture, folder)
         return Case(kind, what, path, lambda: read_gesture(b, folder))
@@ -811,9 +878,8 @@ def run_case(case: Case) -> tuple[str, str]:
         msg = str(exc)
         if "\n" in msg.strip():
             return "not-one-line", msg
-        names = (str(case.path), str(case.path.parent)) if case.kind in ("idx", "cifar",
-                                                                            "gesture") else (
-            str(case.path),)
+        names = ((str(case.path), str(case.path.parent)) if case.kind in DATA_KINDS
+                 else (str(case.path),))
         if not any(n in msg for n in names):
             return "unnamed", msg
         return "refused", msg
@@ -877,7 +943,7 @@ def test_mutated_file_is_read_sanely_or_refused_in_one_line(base, cases_dir, kin
 def test_the_corpus_holds_500_files_of_every_kind():
     assert sum(COUNTS.values()) >= 500 and set(COUNTS) == {
         "model", "supernet", "winner", "search-state", "activity", "nir", "chip", "result", "idx",
-        "cifar", "gesture"}
+        "cifar", "gesture", "svhn"}
 
 
 # -- the same files through the real commands: exit 2, one line naming the file --------------
@@ -895,8 +961,8 @@ def _cli(b: Base, kind: str, path: Path, folder: Path) -> Any:
                       "--device", "cpu", "--preset", "quick")
     if kind == "search-state":  # --resume in a folder holding the super-network and the state
         return invoke(*SEARCH, "--out", folder, "--resume")
-    if kind in ("idx", "cifar"):
-        name = "fashion-mnist" if kind == "idx" else "cifar10"
+    if kind in ("idx", "cifar", "svhn"):
+        name = {"idx": "fashion-mnist", "cifar": "cifar10", "svhn": "svhn"}[kind]
         return invoke("data", "info", name, "--data-dir", folder)
     if kind == "gesture":  # data info lists files only: a training run decodes them first
         return invoke("train", "--genotype", "SRB_k3,skip,SCB_k3,SCB_k3,skip", "--channels", "2",
@@ -909,7 +975,7 @@ def _cli(b: Base, kind: str, path: Path, folder: Path) -> Any:
 
 
 CLI_KINDS = ("model", "supernet", "winner", "search-state", "activity", "nir", "chip", "idx",
-             "cifar", "gesture")
+             "cifar", "gesture", "svhn")
 CLI_PER_KIND = 3
 
 
@@ -935,8 +1001,7 @@ def test_refused_files_are_exit_2_one_line_at_the_cli(base, tmp_path, kind):
         assert result.exit_code == 2, f"{case.what}: exit {result.exit_code}: {out!r}"
         assert "\n" not in out and out.startswith("error: "), f"{case.what}: {out!r}"
         assert "Traceback" not in out and isinstance(result.exception, SystemExit)
-        named = ((str(case.path), str(folder)) if kind in ("idx", "cifar", "gesture")
-                 else (str(case.path),))
+        named = (str(case.path), str(folder)) if kind in DATA_KINDS else (str(case.path),)
         assert any(n in out for n in named), f"{case.what}: {out!r}"
         after = {k: v for k, v in snapshot(folder).items() if not k.endswith(".autosnn.lock")}
         assert after == before, f"{case.what}: files written or changed"

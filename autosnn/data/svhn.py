@@ -29,8 +29,10 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         mat = scipy.io.loadmat(path, variable_names=["X", "y"])
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
-        raise DataError(f"{path}: not a readable MATLAB v5 file ({exc}); expected {_LAYOUT}; "
+    except Exception as exc:  # noqa: BLE001  a damaged file fails in many ways inside scipy
+        # (MatReadError, zlib.error from a compressed element, ValueError, EOFError, ...)
+        raise DataError(f"{path}: not a readable MATLAB v5 file ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:120]}); expected {_LAYOUT}; "
                         f"{_ORIGIN}") from None
     if "X" not in mat or "y" not in mat:
         raise DataError(f"{path}: variables X and y missing; expected {_LAYOUT}; {_ORIGIN}")
@@ -39,7 +41,15 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"{path}: X is {x.dtype}{list(x.shape)}, expected uint8 [32, 32, 3, N]; {_ORIGIN}"
         )
-    labels = np.asarray(y).reshape(-1).astype(np.int64)
+    y = np.asarray(y).reshape(-1)
+    # the official files store y as doubles: whole numbers only (text failed inside numpy, and
+    # NaN or 1.5 were cast to -2^63 or 1 instead of being refused)
+    if y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and not (
+            np.isfinite(y).all() and (y == np.round(y)).all())):
+        raise DataError(f"{path}: y is {y.dtype}, expected whole-number labels 1..10; {_ORIGIN}")
+    if y.size and (y.min() < 1 or y.max() > 10):
+        raise DataError(f"{path}: labels must be 1..10 (10 = digit 0); {_ORIGIN}")
+    labels = y.astype(np.int64)
     if labels.size != x.shape[3]:
         raise DataError(f"{path}: {labels.size} labels for {x.shape[3]} images; {_ORIGIN}")
     if labels.size and (labels.min() < 1 or labels.max() > 10):
