@@ -1193,3 +1193,27 @@ def test_an_aedat31_packet_with_a_negative_timestamp_is_refused(tmp_path):
     with pytest.raises(AutosnnError, match="negative timestamp") as info:
         read_aedat31_polarity(path, "origin")
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("seed", [208, 211])
+def test_a_damaged_tiny_imagenet_image_is_one_line(tmp_path, seed):
+    """Byte damage found by fuzzing 64x64 images (JPEG, PNG, GIF, BMP): a header announcing
+    1.5 G pixels escaped as Pillow's DecompressionBombError; the size is now checked from the
+    header before anything is decoded."""
+    from PIL import Image
+
+    from autosnn.data.tiny_imagenet import _decode
+
+    arr = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    raws = []
+    for fmt in ("JPEG", "PNG", "GIF", "BMP"):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, fmt)
+        raws.append(buf.getvalue())
+    rng = random.Random(seed)
+    what, data = byte_damage(rng, rng.choice(raws))
+    path = tmp_path / "val_0.JPEG"
+    path.write_bytes(data)
+    with pytest.raises(AutosnnError) as info:
+        _decode(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value), what

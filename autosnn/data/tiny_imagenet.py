@@ -26,16 +26,21 @@ _LAYOUT = (
 
 
 def _decode(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as img:  # lazy: the header's size is checked before decoding
+            if img.size != (64, 64):
+                raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, expected 64x64; "
+                                f"{_ORIGIN}")
             arr = np.asarray(img.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc}); expected {_LAYOUT}; {_ORIGIN}") \
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001  a damaged image fails in many ways inside Pillow
+        # (UnidentifiedImageError, DecompressionBombError, OSError, SyntaxError, ...)
+        raise DataError(f"{path}: not a readable image ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:120]}); expected {_LAYOUT}; {_ORIGIN}") \
             from None
-    if arr.shape != (64, 64, 3):
-        raise DataError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected 64x64; {_ORIGIN}")
     return arr.transpose(2, 0, 1)  # (3, 64, 64)
 
 
