@@ -57,9 +57,10 @@ class _Replace(torch.autograd.Function):
 def straight_through(x: Tensor, value: Tensor) -> Tensor:
     """``value`` in the forward pass, ``x``'s gradient in the backward pass. ``x + (value -
     x).detach()`` is not used because its float result is not always ``value`` exactly."""
+    value = value.to(x.device, x.dtype)
     if not x.requires_grad:
         return value
-    return _Replace.apply(x, value.to(x.dtype))
+    return _Replace.apply(x, value)
 
 
 def round_ste(x: Tensor) -> Tensor:
@@ -120,11 +121,13 @@ def quantise_population(weights: Sequence[Tensor], biases: Sequence[Tensor | Non
                default=0.0)
     vth = choose_vth(peak, threshold)
     scale = vth / threshold
-    gain_t = gain if isinstance(gain, Tensor) else torch.tensor(g, dtype=torch.float64)
+    device = weights[0].device if weights else None
+    gain_t = gain if isinstance(gain, Tensor) else torch.tensor(g, dtype=torch.float64,
+                                                                 device=device)
     gain_t = gain_t.to(torch.float64)
     q = [(round_ste(w.to(torch.float64) * gain_t * scale / 2) * 2).clamp(W_MIN, W_MAX)
          for w in weights]
-    total = torch.zeros(channels, dtype=torch.float64)
+    total = torch.zeros(channels, dtype=torch.float64, device=device)
     for b in biases:
         if b is not None:
             total = total + b.to(torch.float64)
