@@ -21,13 +21,27 @@ def pair(value: object, name: str, where: str, minimum: int | None = None) -> tu
     """An int or a pair of ints (stride, padding, kernel size) as a pair, each >= `minimum`
     when given (a zero stride would divide by zero, a negative padding shrink the map)."""
     expected = "an int or a pair of ints" + ("" if minimum is None else f" >= {minimum}")
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise HwsimInputError(where, name, expected) from None
-    if arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        value = value.ravel().tolist()  # the common case, without float round trips
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        ints: list[int] | None = [int(value)]
+    elif isinstance(value, tuple | list) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value
+    ):
+        ints = [int(v) for v in value]
+    else:
+        ints = None
+    if ints is None:
+        try:
+            arr = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
+        except (TypeError, ValueError):
+            raise HwsimInputError(where, name, expected) from None
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise HwsimInputError(where, name, expected)
+        ints = [int(v) for v in arr]
+    if len(ints) not in (1, 2):
         raise HwsimInputError(where, name, expected)
-    out = (int(arr[0]), int(arr[-1]))
+    out = (ints[0], ints[-1])
     if minimum is not None and min(out) < minimum:
         raise HwsimInputError(where, name, expected)
     return out

@@ -22,6 +22,7 @@ Input nodes, and rewrites Conv1d as the Conv2d of width 1 it is.
 from __future__ import annotations
 
 import graphlib
+import math
 from dataclasses import dataclass
 
 import nir
@@ -138,7 +139,7 @@ def topological(succ: dict[str, list[str]], where: str) -> list[str]:
 def _checked(shape: tuple[int, ...], name: str, where: str) -> tuple[int, ...]:
     if not shape or any(s < 1 for s in shape):
         raise HwsimInputError(where, name, f"a shape of positive sizes (got {shape})")
-    if int(np.prod(shape, dtype=object)) > MAX_NEURONS:
+    if math.prod(shape) > MAX_NEURONS:
         raise HwsimInputError(where, name, f"at most {MAX_NEURONS} neurons per node (got {shape})")
     return shape
 
@@ -176,7 +177,7 @@ def _param_shape(node: nir.NIRNode) -> tuple[int, ...] | None:
 
 
 def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=object))
+    return math.prod(shape)
 
 
 def _infer(nodes: dict[str, nir.NIRNode], succ: dict[str, list[str]], order: list[str],
@@ -269,11 +270,11 @@ def _out_shape(name: str, node: nir.NIRNode, in_shape: tuple[int, ...],
     if isinstance(node, nir.Flatten):
         return _flatten_shape(name, node, in_shape, where)
     if isinstance(node, DENSE_TYPES):
-        weight = weight_of(node, name, where)
-        if weight.ndim != 2 or weight.shape[1] != _size(in_shape):
+        weight = np.shape(node.weight)  # its values are checked where the projection is read
+        if len(weight) != 2 or weight[1] != _size(in_shape):
             raise HwsimInputError(where, f"{name}.weight",
                                   f"shape (N, {_size(in_shape)}) to read the {in_shape} reaching it")
-        return (int(weight.shape[0]),)
+        return (int(weight[0]),)
     return _elementwise_shape(name, node, in_shape, where)
 
 
@@ -314,13 +315,13 @@ def _flatten_shape(name: str, node: nir.Flatten, in_shape: tuple[int, ...],
 
 def _conv2d_shape(name: str, node: nir.Conv2d, in_shape: tuple[int, ...],
                   where: str) -> tuple[int, ...]:
-    weight = weight_of(node, name, where)
-    if weight.ndim != 4:
+    weight = np.shape(node.weight)  # its values are checked where the projection is read
+    if len(weight) != 4:
         raise HwsimInputError(where, f"{name}.weight", "a 4-D array [Cout, Cin/groups, kh, kw]")
     groups = integer(node.groups, f"{name}.groups", where)
-    if groups < 1 or weight.shape[0] % groups:
-        raise HwsimInputError(where, f"{name}.groups", f"a divisor of Cout = {weight.shape[0]}")
-    cin = int(weight.shape[1]) * groups
+    if groups < 1 or weight[0] % groups:
+        raise HwsimInputError(where, f"{name}.groups", f"a divisor of Cout = {weight[0]}")
+    cin = int(weight[1]) * groups
     if len(in_shape) == 2:
         in_shape = (*in_shape, 1)  # (C, L) from a Conv1d: width 1
     declared = getattr(node, "input_shape", None)
@@ -331,11 +332,11 @@ def _conv2d_shape(name: str, node: nir.Conv2d, in_shape: tuple[int, ...],
     if len(in_shape) != 3 or in_shape[0] != cin:
         raise HwsimInputError(where, f"{name}.weight",
                               f"Cin/groups*groups = {in_shape[0]} for the {in_shape} reaching it")
-    hw = conv_out_hw(in_shape[1:], (int(weight.shape[2]), int(weight.shape[3])),
+    hw = conv_out_hw(in_shape[1:], (int(weight[2]), int(weight[3])),
                      pair(node.stride, f"{name}.stride", where, 1),
                      numeric_padding(node, name, where),
                      pair(node.dilation, f"{name}.dilation", where, 1))
-    return (int(weight.shape[0]), *hw)
+    return (int(weight[0]), *hw)
 
 
 def _conv1d_shape(name: str, node: nir.Conv1d, in_shape: tuple[int, ...],
