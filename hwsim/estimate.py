@@ -18,6 +18,7 @@ import numpy as np
 
 from hwsim import splitters
 from hwsim.activity import DEFAULT_TIMESTEPS, Activity, uniform_activity
+from hwsim.capabilities import capability_reasons
 from hwsim.chip import ChipSpec, load_chip
 from hwsim.errors import HwsimInputError
 from hwsim.feasibility import as_network, fan_out, fit_reasons, over_max_cores
@@ -319,7 +320,12 @@ def estimate(
         )
     if max_cores is not None and max_cores < 1:
         raise ValueError(f"max_cores must be a positive integer, got {max_cores}")
+    # what the chip cannot run at all is decided first, from the graph (or the network's
+    # structure), and the record then carries no time or energy totals
+    cannot = capability_reasons(graph, chip)
     part = partition(net, chip)
+    if cannot:
+        part = replace(part, refusals=(*cannot, *part.refusals))
     inp = _inputs(net, activity, chip, part.fused)
     if max_cores is not None and len(part.pieces) > max_cores:
         why = over_max_cores(len(part.pieces), max_cores)

@@ -13,6 +13,7 @@ import nir
 import numpy as np
 
 from hwsim import splitters
+from hwsim.capabilities import capability_reasons
 from hwsim.chip import ChipSpec, load_chip
 from hwsim.mapping import Partition, partition
 from hwsim.network import Network, network_from_nir
@@ -69,16 +70,22 @@ def fit_reasons(
     The per-core limits, the number of cores (splitter cores included) and the fan-out rule do
     not depend on the activity, so this answers what `estimate(...).refusals` would, without
     routing anything: a search uses it to reject a candidate before spending an evaluation.
-    `quick=True` gives the same verdict faster when it does not fit: if single neurons already
+    Capability rules (`hwsim.capabilities`: a neuron model, pooling kind, distinct weights, bias
+    or conv geometry the chip cannot run) come first, named, before anything is partitioned.
+    `quick=True` gives the same verdict faster when it does not fit: a capability refusal alone;
+    if single neurons already
     break a per-core limit it returns those (one per layer, every layer checked, so a caller
     can count which rule refuses most networks) without cutting any layer.
     """
     chip = profile if isinstance(profile, ChipSpec) else load_chip(profile)
+    cannot = capability_reasons(graph, chip)
+    if cannot and quick:  # the chip cannot run it at all: no need to cut a layer
+        return cannot
     net = as_network(graph)
     part = partition(net, chip, quick=quick)
-    reasons = list(part.refusals)
+    reasons = [*cannot, *part.refusals]
     relays = splitters.NO_RELAYS
-    if not reasons and math.isfinite(chip.fan_out_cores_per_neuron):
+    if not part.refusals and math.isfinite(chip.fan_out_cores_per_neuron):
         ones = {la.name: np.ones(la.size) for la in net.layers if la.kind != "output"}
         relays = fan_out(net, part, spike_senders(net, part, ones), chip, reasons)
     cores = len(part.pieces) + relays.cores

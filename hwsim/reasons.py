@@ -23,6 +23,14 @@ ReasonKind = Literal[
     "chip_cores",  # the pieces (and splitter cores) need more cores than the chip/board has
     "fan_out",  # a neuron reaches more cores than allowed and the profile has no splitters
     "splitter_neurons_per_core",  # a relayed neuron needs more splitters than a core holds
+    # capability rules (the chip's `capabilities:`): what it can run at all, checked first
+    "neuron_model",  # a neuron model the chip cannot run (e.g. a leaky LIF on Speck)
+    "pooling",  # a pooling kind or window the chip cannot do (max-pool on Speck)
+    "distinct_weights",  # more distinct weights into one neuron than allowed (TrueNorth: 4)
+    "bias",  # a bias the chip cannot hold (none at all, or more than its bias memory)
+    "stride",  # a conv stride the chip does not support
+    "kernel",  # a conv kernel too large (or not square where it must be)
+    "padding",  # a conv padding too large
     "max_cores",  # budget: cores > the caller's max_cores (--max-cores)
     "max_latency",  # budget: time per timestep > --max-latency
     "max_energy",  # budget: energy per inference > --max-energy
@@ -30,6 +38,10 @@ ReasonKind = Literal[
 ]
 KINDS: frozenset[str] = frozenset(get_args(ReasonKind))
 BUDGET_KINDS: frozenset[str] = frozenset({"max_cores", "max_latency", "max_energy", "max_link_util"})
+# the rules of what a chip can run at all (no partition or budget changes them)
+CAPABILITY_KINDS: frozenset[str] = frozenset(
+    {"neuron_model", "pooling", "distinct_weights", "bias", "stride", "kernel", "padding"}
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,12 @@ class Reason:
     def is_budget(self) -> bool:
         """Whether a caller's budget (not the chip) refuses: a looser budget would admit it."""
         return self.kind in BUDGET_KINDS
+
+    @property
+    def is_capability(self) -> bool:
+        """Whether the chip cannot run this kind of network at all (model, pooling, weights,
+        bias, conv geometry): no mapping or budget admits it."""
+        return self.kind in CAPABILITY_KINDS
 
     @property
     def rule(self) -> tuple[str, str | None]:

@@ -246,7 +246,7 @@ def test_the_yaml_tables_are_generated_from_every_chipspec_figure() -> None:
     assert len(tabled) == len(FIGURES)
     rest = {f.name for f in fields(ChipSpec)} - {f.name for f in FIGURES}
     assert rest == {"name", "description", "path", "board_name", "search_budgets", "provenance",
-                    "ranges"}
+                    "ranges", "capabilities"}
     board = {f.key: f.name for f in FIGURES if f.section == "board"}
     assert board["chip_rows"] == "board_rows"  # the YAML key differs from the field's name
     assert all(f.unit for f in FIGURES if f.kind in ("limit", "number"))  # every figure has a unit

@@ -289,7 +289,24 @@ def test_conv_geometry_matches_dense_expansion(cin, h, w, cout, k, s, p, g) -> N
 
 
 # --- Speck: one layer per core, sinabs memory formula -------------------------------------------
-def small_cnn(c1: int = 8, c2: int = 16, k2: int = 3) -> nir.NIRGraph:
+def small_cnn(c1: int = 8, c2: int = 16, k2: int = 3, *, speck: bool = False,
+              neuron: str = "lif") -> nir.NIRGraph:
+    """Conv, max-pool on spikes, conv, dense. `neuron="if"`: integrate-and-fire neurons (what
+    TrueNorth and Speck run); `speck=True`: IF neurons and a plain sum-pool into conv2 (Speck has
+    no max-pool), as sinabs maps it."""
+    graph = _small_cnn(c1, c2, k2)
+    if neuron == "if" or speck:
+        for name, node in list(graph.nodes.items()):
+            if isinstance(node, nir.LIF):
+                shape = np.asarray(node.tau).shape
+                graph.nodes[name] = nir.IF(r=np.ones(shape), v_threshold=np.ones(shape))
+    if speck:
+        del graph.nodes["pool1.spike"]
+        graph.edges = [e for e in graph.edges if "pool1.spike" not in e] + [("pool1.sum", "conv2")]
+    return graph
+
+
+def _small_cnn(c1: int, c2: int, k2: int) -> nir.NIRGraph:
     return nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
@@ -337,9 +354,9 @@ def test_speck_memory_formula_by_hand() -> None:
 
 def test_speck_maps_one_layer_per_core_within_memory() -> None:
     speck = load_chip("speck")
-    rec = estimate(small_cnn(), None, speck)
+    rec = estimate(small_cnn(speck=True), None, speck)
     assert rec.feasible, rec.reasons
-    # pooling + threshold runs on lif1's core, so three cores for three layers
+    # the sum-pooling runs on lif1's core, so three cores for three layers
     assert rec.cores_used == 3
     cores = {name: c.tolist() for name, c in rec.core_of_layer.items()}
     assert sorted(cores) == ["fc.lif", "lif1", "lif2"]
@@ -514,7 +531,7 @@ def test_link_loads_match_a_per_spike_walk(multicast: bool) -> None:
 # --- refusals as data, the record's schema, the terms of a timestep -----------------------------
 def test_refusals_carry_the_rule_the_layer_and_the_numbers() -> None:
     # 3x3 conv over 64 channels: 576 input axons per neuron; TrueNorth has 256 per core
-    rec = estimate(small_cnn(c1=64), None, "truenorth")
+    rec = estimate(small_cnn(c1=64, neuron="if"), None, "truenorth")
     (why,) = [r for r in rec.refusals if r.layer == "lif2"]
     assert (why.kind, why.needed, why.limit) == ("axons_per_core", 64 * 9, 256)
     assert rec.reasons == tuple(r.message for r in rec.refusals)
@@ -546,7 +563,7 @@ def test_quick_check_lists_every_layer_a_single_neuron_breaks() -> None:
 
     # TrueNorth's 256 axons per core: conv2 (3x3 over 64 channels) needs 576 per neuron, fc
     # (16 x 8 x 8 inputs) 1,024: both layers are named, not only the first in layer order
-    graph = small_cnn(c1=64)
+    graph = small_cnn(c1=64, neuron="if")
     quick = fit_reasons(graph, "truenorth", quick=True)
     assert [(r.layer, r.needed) for r in quick] == [("lif2", 576), ("fc.lif", 1024)]
     assert set(quick) <= set(fit_reasons(graph, "truenorth"))

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from hwsim.chip.capability import parse_capabilities
 from hwsim.chip.schema import (
     BUDGET_KEYS,
     BUDGET_NO_WHY,
@@ -67,6 +68,8 @@ def parse_chip(data: Any, path: str) -> ChipSpec:
         budgets, search_prov = _search(data["search"], path)
         values["search_budgets"] = MappingProxyType(budgets)
         provenance.update(search_prov)
+    if "capabilities" in data:
+        values["capabilities"] = parse_capabilities(data["capabilities"], path)
     _check_sizes(values, path)
     return ChipSpec(
         name=data["name"],
@@ -155,7 +158,7 @@ def _merge_base(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     for key, value in data.items():
         if key == "base":
             continue
-        sectioned = key in CHIP_SECTIONS or key == "search"  # merged key by key, not replaced
+        sectioned = key in CHIP_SECTIONS or key in ("search", "capabilities")  # merged key by key, not replaced
         if sectioned and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = {**merged[key], **value}
         else:

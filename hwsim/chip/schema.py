@@ -93,7 +93,7 @@ SEARCH: dict[str, str] = {
 BUDGET_KEYS = ("value", "why")
 BUDGET_NO_WHY = "set in the profile"  # provenance of a budget given as a plain number
 TOP_LEVEL = ("name", "description", *CHIP_SECTIONS)
-OPTIONAL_TOP = ("base", "board", "search")
+OPTIONAL_TOP = ("base", "board", "search", "capabilities")
 
 
 def check_value(value: Any, kind: str, most: float | None = None) -> bool:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from hwsim.chip.capability import ALLOW_ALL, Capabilities
+
 MAX_CORES_TOTAL = 1 << 18  # 262,144 cores or routers: beyond the boards modelled, within memory
 
 
@@ -129,6 +131,9 @@ class ChipSpec:
     search_budgets: Mapping[str, float] = field(default_factory=dict, compare=False)
     # "section.field" -> source text, or "FITTED: <measurement>" / "ASSUMED: <assumption>"
     provenance: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # what the chip can run at all (the profile's `capabilities:` section; allows everything
+    # when absent): checked by hwsim.capabilities before any cost
+    capabilities: Capabilities = field(default=ALLOW_ALL, compare=False)
     # field name -> (low, high): how far a fitted or assumed figure may be off (`range:`)
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
 
