@@ -150,3 +150,26 @@ def test_a_usage_error_at_any_level_is_one_line(args):
     assert result.exit_code == 2
     out = result.output.strip()
     assert out.startswith("error: ") and "\n" not in out, out
+
+
+def test_experiment_list_refuses_options_it_would_ignore():
+    from typer.testing import CliRunner
+
+    from autosnn.app.cli import app
+
+    result = CliRunner().invoke(app, ["experiment", "list", "--epochs", "5"])
+    assert result.exit_code == 2 and "takes no --epochs" in result.output
+    result = CliRunner().invoke(app, ["experiment", "list", "--epochs", "-5"])
+    assert result.exit_code == 2 and result.output.strip().startswith("error: ")
+
+
+def test_a_second_experiment_on_one_out_folder_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from autosnn.app.cli import app
+    from safeio import out_lock
+
+    with out_lock(tmp_path, "first experiment"):
+        result = CliRunner().invoke(app, ["experiment", "table1", "--out", str(tmp_path),
+                                          "--dataset", "synthetic", "--limit", "8"])
+    assert result.exit_code == 2 and "another run is writing" in result.output

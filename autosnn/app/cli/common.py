@@ -63,6 +63,11 @@ def even_channels(value: int | None) -> int | None:
 
 
 MAX_SEED = 2**32 - 1  # numpy's seed range; torch and random accept it too
+# Upper bounds of the commands' counts: generous limits against typos, not tuning advice.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_LIMIT = 10**9
+MAX_POOL = 10_000
 SEED_HELP = "Seed (split, init, sampling, search), 0-2^32-1."
 
 
