@@ -23,7 +23,8 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,7 +213,8 @@ class ChipCost:
         from exporters.nir_export import to_nir
 
         net = build(self.space.name, genotype, **self.arch)  # type: ignore[arg-type]
-        return hwsim.network_from_nir(to_nir(net), where=",".join(genotype))
+        with _hwsim_refusal(genotype, self.profile.name):
+            return hwsim.network_from_nir(to_nir(net), where=",".join(genotype))
 
     def admissible(self, genotype: Genotype) -> bool:
         """Whether an architecture maps onto the chip at all (per-core limits, cores with the
@@ -223,8 +225,9 @@ class ChipCost:
             return True
         if g in self.refusals:
             return False
-        reasons = hwsim.fit_reasons(self._network(g), self.profile,
-                                    max_cores=self.budgets.max_cores, quick=True)
+        with _hwsim_refusal(g, self.profile.name):
+            reasons = hwsim.fit_reasons(self._network(g), self.profile,
+                                        max_cores=self.budgets.max_cores, quick=True)
         if reasons:
             self.refusals[g] = reasons
             self._rule_count.update({r.rule for r in reasons})
@@ -307,10 +310,11 @@ class ChipCost:
         placement = placement or self.target.placement
         key = (g, (placement, *sorted((e.activity or {}).items())))
         if key not in self._records:
-            self._records[key] = hwsim.estimate(
-                self._network(g), self.activity(e), self.profile, placement=placement,
-                max_cores=self.budgets.max_cores,
-            )
+            with _hwsim_refusal(g, self.profile.name):
+                self._records[key] = hwsim.estimate(
+                    self._network(g), self.activity(e), self.profile, placement=placement,
+                    max_cores=self.budgets.max_cores,
+                )
         return self._records[key]
 
     def breach(self, e: Evaluation) -> tuple[hwsim.Reason, ...]:
@@ -360,6 +364,17 @@ class ChipCost:
             "max_link_utilisation": rec.max_link_utilisation,
             "assumptions": list(rec.assumptions),
         }
+
+
+@contextmanager
+def _hwsim_refusal(genotype: Genotype, chip: str) -> Iterator[None]:
+    """hwsim refusing to read or cost one of our own architectures is one line naming it and
+    the chip (the search cannot go on without costing it), never a traceback."""
+    try:
+        yield
+    except hwsim.HwsimInputError as exc:
+        raise AutosnnError(f"hwsim cannot cost architecture {','.join(genotype)} on {chip}: "
+                           f"{exc}") from None
 
 
 def check_chip(chip: str) -> hwsim.ChipSpec:
