@@ -204,8 +204,8 @@ def test_translated_profile_reproduces_sanafe_loihi(same_figures: dict[str, Comp
 @needs_sanafe
 def test_profile_mesh_must_match_the_architecture() -> None:
     graph = dense_net()
-    with pytest.raises(ValueError, match="mesh"):
-        compare(graph, "truenorth", raster(graph), arch=SANAFE_LOIHI)
+    with pytest.raises(ValueError, match="mesh"):  # loihi2's 8x16 mesh, not SANA-FE Loihi's
+        compare(graph, "loihi2", raster(graph), arch=SANAFE_LOIHI)
 
 
 @needs_sanafe
