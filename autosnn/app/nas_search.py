@@ -70,7 +70,7 @@ class SearchRequest:
     chip_metric: str = "energy"
     budgets: Budgets = Budgets()
     lambda_auto: bool = False  # sweep ``lambdas`` and choose one for the chip
-    finalists: int = 5  # chip searches: the top N of every lambda are re-measured ...
+    finalists: int = 3  # chip searches: the top N of every lambda are re-measured ...
     finalist_limit: int | None = None  # ... on this many D_val images (None: all of D_val)
     max_acc_drop: float | None = None  # pp below the best a cheaper finalist may lose (None: test)
 
