@@ -229,7 +229,7 @@ NETWORK_MODELS = {"LIF": ("lif",), "IF": ("if",), "Threshold": ("if",), "CubaLIF
 
 def _network_reasons(net: Network, caps: Capabilities, chip: str) -> Iterator[Reason]:
     """The structural rules on hwsim's Network (no weights, no neuron parameters kept)."""
-    models = {la.name: getattr(la, "model", "") for la in net.neuron_layers}
+    models = {la.name: la.model for la in net.neuron_layers}
     for name, model in models.items():
         needs = NETWORK_MODELS.get(model, ())
         what = f"{model}; its tau is not kept in hwsim's network" if model == "LIF" else model

@@ -72,10 +72,10 @@ def fit_reasons(
     routing anything: a search uses it to reject a candidate before spending an evaluation.
     Capability rules (`hwsim.capabilities`: a neuron model, pooling kind, distinct weights, bias
     or conv geometry the chip cannot run) come first, named, before anything is partitioned.
-    `quick=True` gives the same verdict faster when it does not fit: a capability refusal alone;
-    if single neurons already
-    break a per-core limit it returns those (one per layer, every layer checked, so a caller
-    can count which rule refuses most networks) without cutting any layer.
+    `quick=True` gives the same verdict faster when it does not fit: the capability refusals
+    alone when there are any; else, if single neurons already break a per-core limit, those
+    (one per layer, every layer checked, so a caller can count which rule refuses most
+    networks) without cutting any layer.
     """
     chip = profile if isinstance(profile, ChipSpec) else load_chip(profile)
     cannot = capability_reasons(graph, chip)

@@ -218,3 +218,13 @@ def test_spinnaker2_synaptic_events_are_timed_as_software_on_its_arm_cores() -> 
         assert sp2.provenance[key].startswith("ASSUMED:") and "Arm cycles" in sp2.provenance[key]
     assert {"energy_synop_j", "latency_synop_s", "power_static_w"} <= set(sp2.ranges)
     assert sp2.power_static_w < 1.0  # SpiNNaker 1's 1 W running draw is not static power
+
+
+def test_hwsim_network_keeps_the_neuron_type_so_the_model_rule_holds_without_the_graph() -> None:
+    weight = np.ones((2, 1, 3, 3))
+    leaky = network_from_nir(conv_net(weight, "lif"))
+    assert [(r.kind, r.layer) for r in fit_reasons(leaky, "speck")][:1] == [("neuron_model", "cell")]
+    assert fit_reasons(network_from_nir(conv_net(weight, "if")), "speck") == ()
+    # speck's stride rule from the network's conv geometry
+    strided = network_from_nir(conv_net(weight, stride=3))
+    assert [r.kind for r in capability_reasons(strided, "speck")] == ["stride"]
