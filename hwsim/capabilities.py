@@ -33,6 +33,7 @@ import numpy as np
 
 from hwsim.chip import ChipSpec, load_chip
 from hwsim.chip.capability import Capabilities
+from hwsim.errors import HwsimInputError
 from hwsim.network import Network
 from hwsim.nir_fields import numeric_padding, pair
 from hwsim.nir_normalise import PASS_TYPES, FlatGraph, normalise
@@ -57,7 +58,7 @@ def capability_reasons(
     caps = chip.capabilities
     if isinstance(graph, Network):
         return tuple(_network_reasons(graph, caps, chip.name))
-    return tuple(_graph_reasons(normalise(graph, where), caps, chip.name))
+    return tuple(_graph_reasons(normalise(graph, where), caps, chip.name, where))
 
 
 def _why(caps: Capabilities, key: str) -> str:
@@ -103,7 +104,26 @@ def _model_reason(name: str, needs: tuple[str, ...], caps: Capabilities, chip: s
         )
 
 
-def _graph_reasons(flat: FlatGraph, caps: Capabilities, chip: str) -> Iterator[Reason]:
+def _numbers(value: object, field: str, where: str) -> np.ndarray:
+    """A weight or bias as finite float64 numbers (one HwsimInputError naming the field)."""
+    arr = np.asarray(value)
+    if (arr.ndim == 0 and field.endswith(".weight")) or not (
+        np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
+    ):
+        raise HwsimInputError(where, field, "an array of real numbers")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise HwsimInputError(where, field, "finite numbers (no NaN or infinity)")
+    return arr
+
+
+def _bias(node: nir.NIRNode, name: str, where: str) -> np.ndarray | None:
+    bias = getattr(node, "bias", None)
+    return None if bias is None else _numbers(bias, f"{name}.bias", where).ravel()
+
+
+def _graph_reasons(flat: FlatGraph, caps: Capabilities, chip: str,
+                   where: str) -> Iterator[Reason]:
     for name in flat.order:
         node = flat.nodes[name]
         if isinstance(node, nir.LIF | nir.IF | nir.CubaLIF | nir.Threshold | nir.LI | nir.CubaLI
@@ -115,22 +135,22 @@ def _graph_reasons(flat: FlatGraph, caps: Capabilities, chip: str) -> Iterator[R
         elif isinstance(node, nir.SumPool2d | nir.AvgPool2d):
             kind = "max" if _read_by_threshold(flat, name) else (
                 "sum" if isinstance(node, nir.SumPool2d) else "avg")
-            kernel = pair(node.kernel_size, f"{name}.kernel_size", "<graph>")
-            stride = pair(node.stride, f"{name}.stride", "<graph>")
+            kernel = pair(node.kernel_size, f"{name}.kernel_size", where)
+            stride = pair(node.stride, f"{name}.stride", where)
             yield from _pool_reasons(name, kind, kernel, stride, caps, chip)
         elif isinstance(node, nir.Conv2d):
-            weight = np.asarray(node.weight)
+            weight = _numbers(node.weight, f"{name}.weight", where)
             yield from _geometry_reasons(
                 name, (int(weight.shape[2]), int(weight.shape[3])),
-                pair(node.stride, f"{name}.stride", "<graph>"),
-                numeric_padding(node, name, "<graph>"), caps, chip,
+                pair(node.stride, f"{name}.stride", where),
+                numeric_padding(node, name, where), caps, chip,
             )
             yield from _value_reasons(name, weight.reshape(weight.shape[0], -1),
-                                      getattr(node, "bias", None), caps, chip)
+                                      _bias(node, name, where), caps, chip)
         elif isinstance(node, nir.Linear | nir.Affine):
-            weight = np.asarray(node.weight)
+            weight = _numbers(node.weight, f"{name}.weight", where)
             yield from _value_reasons(name, weight.reshape(weight.shape[0], -1),
-                                      getattr(node, "bias", None), caps, chip)
+                                      _bias(node, name, where), caps, chip)
 
 
 def _read_by_threshold(flat: FlatGraph, name: str) -> bool:
@@ -197,7 +217,7 @@ def distinct_per_row(weight: np.ndarray) -> np.ndarray:
     return distinct - (s == 0).any(axis=1)
 
 
-def _value_reasons(name: str, weight: np.ndarray, bias: object, caps: Capabilities,
+def _value_reasons(name: str, weight: np.ndarray, bias: np.ndarray | None, caps: Capabilities,
                    chip: str) -> Iterator[Reason]:
     if math.isfinite(caps.distinct_weights_per_neuron) and weight.size:
         counts = distinct_per_row(weight)
@@ -211,7 +231,7 @@ def _value_reasons(name: str, weight: np.ndarray, bias: object, caps: Capabiliti
             )
     if bias is None:
         return
-    b = np.asarray(bias, dtype=np.float64)
+    b = bias
     if not (b != 0).any():
         return
     if not caps.bias:

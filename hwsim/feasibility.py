@@ -78,10 +78,10 @@ def fit_reasons(
     networks) without cutting any layer.
     """
     chip = profile if isinstance(profile, ChipSpec) else load_chip(profile)
+    net = as_network(graph)  # reads and checks the graph (one line on what hwsim cannot read)
     cannot = capability_reasons(graph, chip)
     if cannot and quick:  # the chip cannot run it at all: no need to cut a layer
         return cannot
-    net = as_network(graph)
     part = partition(net, chip, quick=quick)
     reasons = [*cannot, *part.refusals]
     relays = splitters.NO_RELAYS

@@ -228,3 +228,12 @@ def test_hwsim_network_keeps_the_neuron_type_so_the_model_rule_holds_without_the
     # speck's stride rule from the network's conv geometry
     strided = network_from_nir(conv_net(weight, stride=3))
     assert [r.kind for r in capability_reasons(strided, "speck")] == ["stride"]
+
+
+@pytest.mark.parametrize("bias", [np.array([np.nan, 0.0]), np.array([b"x", b"y"])])
+def test_a_bad_bias_is_one_line_not_a_traceback(bias: np.ndarray) -> None:
+    graph = conv_net(np.ones((2, 1, 3, 3)), bias=bias)
+    for call in (lambda: fit_reasons(graph, "speck"), lambda: estimate(graph, None, "speck")):
+        with pytest.raises(HwsimInputError) as err:
+            call()
+        assert "conv" in err.value.field and "\n" not in str(err.value)
