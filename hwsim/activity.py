@@ -11,6 +11,7 @@ the mean.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,10 @@ def check_footprint(network: Network, timesteps: int, where: str) -> None:
         )
 
 
+# Samples an activity file may average over (bounds the per-neuron counts below).
+MAX_SAMPLES = 10**9
+
+
 def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
     if key not in data:
         raise HwsimInputError(path, key, "a positive integer scalar (missing)")
@@ -115,8 +120,9 @@ def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
         raise HwsimInputError(path, key, "a positive integer scalar")
     if float(value.item()) != int(value.item()):
         raise HwsimInputError(path, key, "a positive integer scalar")
-    if key == "T" and value.item() > MAX_TIMESTEPS:
-        raise HwsimInputError(path, key, f"a positive integer scalar, at most {MAX_TIMESTEPS}")
+    most = {"T": MAX_TIMESTEPS, "samples": MAX_SAMPLES}[key]
+    if value.item() > most:
+        raise HwsimInputError(path, key, f"a positive integer scalar, at most {most}")
     return int(value.item())
 
 
@@ -141,7 +147,7 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
             return {k: npz[k] for k in npz.files}
     except HwsimInputError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise HwsimInputError(path, "file", f"a readable .npz ({type(exc).__name__})") from None
 
 
@@ -154,11 +160,11 @@ def load_activity(
     require_regular_file(path)
     data = _read_npz(path)
     timesteps = _scalar(data, "T", path)
+    samples = _scalar(data, "samples", path)
     if network is not None and network.timesteps is not None and network.timesteps != timesteps:
         raise HwsimInputError(
             path, "T", f"{network.timesteps}, the T in the graph's metadata (file has {timesteps})"
         )
-    samples = _scalar(data, "samples", path)
     counts: dict[str, np.ndarray] = {}
     names = {la.name: la for la in network.layers} if network is not None else None
     for key, value in data.items():
@@ -169,6 +175,11 @@ def load_activity(
             raise HwsimInputError(path, key, "a real numeric array of per-neuron spike counts")
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             raise HwsimInputError(path, key, "finite, non-negative spike counts")
+        # a neuron fires at most once per timestep and sample, whatever the layout (per step or
+        # summed, per sample or in total): more is no activity, and 1e308 overflows the costs
+        if np.any(value > samples * timesteps):
+            raise HwsimInputError(path, key, f"spike counts of at most samples x T = "
+                                  f"{samples * timesteps} per neuron (got {value.max():.4g})")
         if names is not None:
             if key not in names:
                 raise HwsimInputError(path, key, "the name of a spiking or input node of the graph")

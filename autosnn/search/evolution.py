@@ -151,6 +151,8 @@ def _rng_state(value: object) -> tuple[Any, ...]:
         raise ValueError(f"rng_state: expected {_MT_WORDS} generator words")
     for w in words[:-1]:
         _int_in(w, "rng_state word", 0, 2**32 - 1)
+    if not any(words[:-1]):  # Mersenne Twister's one degenerate state: every draw is 0
+        raise ValueError("rng_state: all generator words are 0 (not a state random.Random makes)")
     _int_in(words[-1], "rng_state position", 0, _MT_WORDS - 1)
     if gauss is not None and not (isinstance(gauss, float) and math.isfinite(gauss)):
         raise ValueError(f"rng_state.gauss: expected null or a finite number, got {gauss!r}")

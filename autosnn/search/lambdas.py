@@ -106,7 +106,7 @@ def _load(path: Path, fingerprint: str, space: SpaceSpec, cfg: SearchConfig,
             seen |= set(s.seen)
         if not set(cache) <= seen:
             raise ValueError("the cache holds architectures no search state evaluated")
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise CheckpointError(
             f"{path}: field cache/states: malformed search checkpoint ({type(exc).__name__}: "
             f"{str(exc)[:120]}); rerun without --resume"
