@@ -103,7 +103,8 @@ def report_md(outcome: SearchOutcome, provenance: Any, pngs: list[str]) -> str:
         "",
         f"- rule: {fin.rule}",
         f"- why: {chosen.reason}",
-        f"- most accurate feasible finalist: `{genotype_text(fin.best)}`",
+        "- most accurate feasible finalist: " + ("the chosen one" if fin.best == fin.chosen
+                                                 else f"`{genotype_text(fin.best)}`"),
         f"- knee of the finalists' accuracy/cost front: {knee}",
         f"- files: winner.json / winner.pt (this network), winner.nir, hwsim-report.json, "
         f"{', '.join(pngs)}, pareto.png, sweep.json; winner-<lambda>.json per lambda",
@@ -145,11 +146,11 @@ def _finalist_table(outcome: SearchOutcome) -> list[str]:
     inf = float("inf")
     for r in sorted(fin.records, key=lambda r: (r.chip.cost if r.chip.cost is not None else inf,
                                                 -r.full.accuracy)):
-        mark = ("**chosen**" if r.genotype == fin.chosen else
-                "best" if r.genotype == fin.best else "")
+        mark = " ".join(m for m, on in (("**chosen**", r.genotype == fin.chosen),
+                                        ("best", r.genotype == fin.best)) if on)
         d = r.versus_best
-        versus = "-" if d is None else (f"{100 * d.diff:+.2f} [{100 * d.low:+.2f}, "
-                                        f"{100 * d.high:+.2f}]")
+        versus = ("reference" if r.genotype == fin.best else "-" if d is None else
+                  f"{100 * d.diff:+.2f} [{100 * d.low:+.2f}, {100 * d.high:+.2f}]")
         s = r.chip.summary
         ranks = ", ".join(f"{k} ({n})" for k, n in r.ranks.items())
         energy, step = s["energy_per_inference_j"], s["time_per_timestep_s"]
