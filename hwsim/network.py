@@ -11,7 +11,7 @@ inferred) and weight nodes in series composed (`hwsim.nir_compose`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,9 @@ class Network:
     layers: tuple[Layer, ...]
     projections: tuple[Projection, ...]
     timesteps: int | None = None  # T from the graph's metadata, when the producer stored it
+    # the normalised NIR graph it was read from (weights, biases, neuron parameters), so the
+    # chips' capability rules see what the layers and projections do not keep
+    flat: FlatGraph | None = field(default=None, compare=False, repr=False)
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -215,7 +218,7 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
     ordered = tuple(layers[n] for n in flat.order if n in layers)
     if not any(la.kind == "neuron" for la in ordered):
         raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
-    return Network(ordered, tuple(projections), graph_timesteps(graph, where))
+    return Network(ordered, tuple(projections), graph_timesteps(graph, where), flat)
 
 
 def _layers(flat: FlatGraph) -> dict[str, Layer]:

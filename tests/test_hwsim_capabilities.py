@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nir
@@ -106,6 +107,21 @@ def test_five_distinct_weights_into_one_neuron_on_truenorth_are_refused_four_pas
     assert estimate(four, None, "truenorth").feasible
     # Loihi has no such rule
     assert capability_reasons(five, "loihi") == ()
+
+
+def test_the_cli_refuses_a_five_valued_kernel_on_truenorth_from_a_nir_file(tmp_path) -> None:
+    # hwsim estimate reads the file into a Network; the rule must still see the weights
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    path = tmp_path / "five.nir"
+    nir.write(str(path), conv_net(kernel_with_values([1.0, 2.0, -1.0, 0.5, 3.0])))
+    res = CliRunner().invoke(app, ["estimate", str(path), "--chip", "truenorth", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert not out["feasible"]
+    assert [r["kind"] for r in out["refusals"]] == ["distinct_weights"]
 
 
 def test_distinct_weights_count_non_zero_values_per_neuron_by_hand() -> None:
