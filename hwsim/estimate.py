@@ -220,6 +220,7 @@ def _routed(
         energy_routing_j=energy.routing, energy_messages_j=energy.messages,
         energy_interchip_j=energy.interchip, energy_dynamic_j=energy.dynamic,
         energy_static_j=e_static, energy_total_j=energy.dynamic + e_static,
+        energy_board_idle_j=chip.power_board_idle_w * chips_used * latency,
         core_of_layer={name: core_of[part.layer_pieces[name]] for name in on_chip},
         internals={"core_of": core_of, "trees": trees}, time_terms_s=terms,
         critical_layer=critical, **traffic, **times, **base,

@@ -78,6 +78,8 @@ class CostRecord:
     energy_messages_j: float | None = None
     energy_interchip_j: float | None = None
     energy_dynamic_j: float | None = None
+    # the board's idle draw over the inference: beside energy_total_j (the chip's), not in it
+    energy_board_idle_j: float | None = None
     step_times_s: np.ndarray | None = field(default=None, repr=False)
     step_compute_s: np.ndarray | None = field(default=None, repr=False)
     step_drain_s: np.ndarray | None = field(default=None, repr=False)

@@ -48,3 +48,19 @@ def test_the_cli_prints_the_bracket_for_a_fitted_profile(tmp_path) -> None:
     res = CliRunner().invoke(app, ["estimate", str(path), "--chip", "loihi2", "--uncertainty"])
     assert res.exit_code == 0, res.output
     assert "energy_total_j" in res.output and "moved most by" in res.output
+
+
+def test_board_idle_power_is_reported_beside_the_chip_energy_not_in_it() -> None:
+    chip = replace(two_layer_chip(), power_static_w=0.5, power_board_idle_w=2.0)
+    rec = _cost(chip)
+    assert rec.energy_static_j == pytest.approx(0.5 * rec.latency_per_inference_s)
+    assert rec.energy_board_idle_j == pytest.approx(2.0 * rec.latency_per_inference_s)
+    assert rec.energy_total_j == pytest.approx(rec.energy_dynamic_j + rec.energy_static_j)
+
+
+def test_loihi_s_board_idle_draw_is_blouw_s_measurement_not_chip_power() -> None:
+    from hwsim import load_chip
+
+    loihi = load_chip("loihi")
+    assert loihi.power_board_idle_w == pytest.approx(0.029)
+    assert loihi.power_static_w == 0.0 and loihi.ranges["power_static_w"] == (0.0, 0.029)

@@ -95,6 +95,9 @@ class ChipSpec:
     # optional figures, added after the first profiles
     energy_synop_dense_j: float = _opt("energy", "number", "J", fallback="energy_synop_j")
     energy_synop_conv_j: float = _opt("energy", "number", "J", fallback="energy_synop_j")
+    # the idle draw of the board or system around the chip (clocks, interfaces, regulators):
+    # reported beside the chip's energy, never added to it (0 where no figure is published)
+    power_board_idle_w: float = _opt("energy", "number", "W")
     energy_neuron_state_update_j: float = _opt("energy", "number", "J")
     energy_spike_j: float = _opt("energy", "number", "J")
     energy_message_j: float = _opt("energy", "number", "J")

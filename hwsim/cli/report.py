@@ -65,7 +65,9 @@ def _figures(rec: CostRecord) -> list[str]:
         f"{fmt(rec.energy_dynamic_j, 'J')} (synops {fmt(rec.energy_synops_j, 'J')}, neurons "
         f"{fmt(rec.energy_neurons_j, 'J')}, spikes {fmt(rec.energy_spikes_j, 'J')}, messages "
         f"{fmt(rec.energy_messages_j, 'J')}, routing {fmt(rec.energy_routing_j, 'J')}"
-        f"{splitters}) + static {fmt(rec.energy_static_j, 'J')}",
+        f"{splitters}) + static {fmt(rec.energy_static_j, 'J')}"
+        + (f"; the board's idle draw adds {fmt(rec.energy_board_idle_j, 'J')} (not chip energy)"
+           if rec.energy_board_idle_j else ""),
     ]
 
 
