@@ -232,7 +232,7 @@ def search_cmd(
     max_latency: Annotated[float | None, typer.Option("--max-latency", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of time per timestep, seconds > 0 (default: the chip profile's search: section, else none).")] = None,
     max_energy: Annotated[float | None, typer.Option("--max-energy", callback=finite_in(0.0, math.inf, low_open=True), help="With --chip: budget of energy per inference, joules > 0 (default: the chip profile's search: section, else none).")] = None,
     max_link_util: Annotated[float | None, typer.Option("--max-link-util", callback=finite_in(0.0, 1.0, low_open=True), help="With --chip: budget of peak link utilisation, (0, 1] (default: the chip profile's search: section, else none).")] = None,
-    finalists: Annotated[int, typer.Option("--finalists", min=1, max=1000, help="With --chip: the top N of every lambda, deduplicated, are re-measured on the whole D_val before choosing (5 costs the quick demo about 2 more minutes).")] = 3,
+    finalists: Annotated[int, typer.Option("--finalists", min=1, max=1000, help="With --chip: the top N of every lambda, deduplicated, are re-measured on the whole D_val before choosing (5 adds over a minute to the quick demo).")] = 3,
     finalist_limit: Annotated[int | None, typer.Option("--finalist-limit", min=1, max=MAX_LIMIT, help="With --chip: re-measure the finalists on at most N D_val images (default: all of D_val).")] = None,
     max_acc_drop: Annotated[float | None, typer.Option("--max-acc-drop", callback=finite_in(0.0, 100.0), help="With --chip: choose the cheapest finalist at most this many percentage points below the most accurate (default: the cheapest not significantly below it, 95 % paired interval).")] = None,
 ) -> None:
