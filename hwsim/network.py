@@ -275,6 +275,7 @@ def _projections_from(
                     )
                 nodes[f"{via}+{node_name}"] = composite
                 flat.in_shapes[f"{via}+{node_name}"] = first_in
+                flat.shapes[f"{via}+{node_name}"] = flat.shapes[node_name]  # chained pools
                 if isinstance(nodes[via], POOL_TYPES) and len(flat.shapes[via]) == 3:
                     pooled[f"{via}+{node_name}"] = _pooled(flat.shapes[via], node)
                 via = f"{via}+{node_name}"

@@ -145,6 +145,25 @@ def pool_into_dense(pool: nir.NIRNode, dense: nir.NIRNode, names: tuple[str, str
     return nir.Linear(weight=comp)
 
 
+def chain_pools(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
+                where: str) -> nir.NIRNode | None:
+    """Two non-overlapping pools of one kind in series as one pool of kernel k1*k2 (None when
+    they overlap, pad or differ in kind): exactly the same sums (or means), and what a chip
+    that pools in the sending core runs. sinabs consolidates chained pools this way (its
+    "cumulative pooling" per destination), so the pool stays a pool: it can still compose into
+    a dense layer after it (a head's Linear after two pools), and Speck sizes the weight node
+    after it, not a composite."""
+    if type(first) is not type(second):
+        return None
+    k1, s1, p1, _ = _pool_geometry(first, names[0], where)
+    k2, s2, p2, _ = _pool_geometry(second, names[1], where)
+    if k1 != s1 or k2 != s2 or p1 != (0, 0) or p2 != (0, 0):
+        return None
+    kernel = (k1[0] * k2[0], k1[1] * k2[1])
+    return type(first)(kernel_size=np.array(kernel), stride=np.array(kernel),
+                       padding=np.array((0, 0)))
+
+
 def compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
             first_in: tuple[int, ...], where: str) -> nir.NIRNode | None:
     """`first` then `second` as one weight node, or None when hwsim does not compose them.
@@ -156,8 +175,11 @@ def compose(first: nir.NIRNode, second: nir.NIRNode, names: tuple[str, str],
         chw = (int(first_in[0]), int(first_in[1]), int(first_in[2]))
         if isinstance(second, DENSE_TYPES):
             return pool_into_dense(first, second, names, chw, where)
-        conv = pool_as_conv(first, chw[0], names[0], where)
         if isinstance(second, POOL_TYPES):  # pools keep the channel count
+            chained = chain_pools(first, second, names, where)
+            if chained is not None:
+                return chained
             second = pool_as_conv(second, chw[0], names[1], where)
+        conv = pool_as_conv(first, chw[0], names[0], where)
         return compose_convs(conv, second, names, where)
     return compose_convs(first, second, names, where)

@@ -73,6 +73,41 @@ def _match(
     return core_of
 
 
+def _own_weight(network: Network, proj: Projection) -> np.ndarray | None:
+    """The weight node a projection ends in, as the core stores it (a pool composed before it
+    runs in the sending core), or None for an identity edge or a graph hwsim did not keep."""
+    if not proj.via or network.flat is None:
+        return None
+    node = network.flat.nodes.get(proj.via.rsplit("+", 1)[-1])
+    weight = getattr(node, "weight", None)
+    return None if weight is None else np.asarray(weight)
+
+
+def _merge_refusals(network: Network, layer: Layer, ins: list[Projection]) -> list[Reason]:
+    """A layer fed by several layers is a merge of their spike trains on a Speck core: the core
+    holds ONE kernel and convolves the merged events with it (sinabs: a residual is `conv(a +
+    b)`), so its kernel words are one kernel's, and the incoming weight nodes must be that same
+    kernel. Two different kernels summed into one neuron is a network Speck cannot run."""
+    if len(ins) < 2:
+        return []
+    first = _own_weight(network, ins[0])
+    for p in ins[1:]:
+        other = _own_weight(network, p)
+        if first is not None and other is not None:
+            same = first.shape == other.shape and bool(np.array_equal(first, other))
+        else:  # no weights kept: the kernel geometry the core would store
+            same = (p.kind, p.own_kernel or p.kernel) == (ins[0].kind,
+                                                        ins[0].own_kernel or ins[0].kernel)
+        if not same:
+            return [Reason(
+                "kernel", layer.name, len(ins), 1,
+                f"layer {layer.name}: {ins[0].via or ins[0].src} and {p.via or p.src} are two "
+                "different kernels into one layer; a Speck core holds one kernel and merges "
+                "its input layers' spikes (a residual must be conv(a + b))",
+            )]
+    return []
+
+
 def match_layers(
     network: Network, chip: ChipSpec, owners: list[Layer]
 ) -> tuple[np.ndarray, list[Reason]]:
@@ -80,11 +115,13 @@ def match_layers(
     kernel = chip.kernel_memory_words or (_NO_LIMIT,) * chip.n_cores
     neuron = chip.neuron_memory_words or (_NO_LIMIT,) * chip.n_cores
     need = []
+    reasons: list[Reason] = []
     for layer in owners:
         ins = [p for p in network.projections if p.dst == layer.name]
-        need.append((sum(speck_kernel_words(p) for p in ins), speck_neuron_words(layer)))
+        need.append((max((speck_kernel_words(p) for p in ins), default=0),
+                      speck_neuron_words(layer)))
+        reasons += _merge_refusals(network, layer, ins)
     core_of = _match(need, kernel[: chip.n_cores], neuron[: chip.n_cores])
-    reasons: list[Reason] = []
     if len(owners) > chip.n_cores:
         reasons.append(Reason(
             "layers_per_chip", None, len(owners), chip.n_cores,

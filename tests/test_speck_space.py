@@ -163,10 +163,6 @@ def test_memory_and_mapping_verdicts_equal_sinabs(monkeypatch) -> None:
     assert True in verdicts and False in verdicts  # both verdicts were exercised
 
 
-@pytest.mark.xfail(strict=True, reason="hwsim composes a sum-pool into the next layer's kernel "
-                   "(a 20x20 or 196,608-word kernel) where sinabs fuses it into the sending core, "
-                   "and refuses two pools before the head's Linear: 24 of these 50 verdicts agree "
-                   "(2026-12-05); remove this mark when hwsim sizes Speck layers as sinabs does")
 def test_hwsim_speck_verdicts_equal_sinabs_rules(monkeypatch) -> None:
     """hwsim's feasible/infeasible verdict on the speck profile equals the sinabs rules (our
     matching, proven equal to sinabs's above) on 50 random architectures and widths."""
