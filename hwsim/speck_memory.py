@@ -73,6 +73,13 @@ def _match(
     return core_of
 
 
+def layer_words(network: Network, layer: Layer) -> tuple[int, int]:
+    """(kernel, neuron) words of a spiking layer on its core, as sinabs's memory_summary: the
+    kernel of the weight node feeding it (one kernel even when several layers merge into it)."""
+    ins = [p for p in network.projections if p.dst == layer.name]
+    return max((speck_kernel_words(p) for p in ins), default=0), speck_neuron_words(layer)
+
+
 def _own_weight(network: Network, proj: Projection) -> np.ndarray | None:
     """The weight node a projection ends in, as the core stores it (a pool composed before it
     runs in the sending core), or None for an identity edge or a graph hwsim did not keep."""
@@ -117,10 +124,9 @@ def match_layers(
     need = []
     reasons: list[Reason] = []
     for layer in owners:
-        ins = [p for p in network.projections if p.dst == layer.name]
-        need.append((max((speck_kernel_words(p) for p in ins), default=0),
-                      speck_neuron_words(layer)))
-        reasons += _merge_refusals(network, layer, ins)
+        need.append(layer_words(network, layer))
+        reasons += _merge_refusals(
+            network, layer, [p for p in network.projections if p.dst == layer.name])
     core_of = _match(need, kernel[: chip.n_cores], neuron[: chip.n_cores])
     if len(owners) > chip.n_cores:
         reasons.append(Reason(

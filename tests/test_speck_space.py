@@ -165,17 +165,42 @@ def test_memory_and_mapping_verdicts_equal_sinabs(monkeypatch) -> None:
 
 def test_hwsim_speck_verdicts_equal_sinabs_rules(monkeypatch) -> None:
     """hwsim's feasible/infeasible verdict on the speck profile equals the sinabs rules (our
-    matching, proven equal to sinabs's above) on 50 random architectures and widths."""
+    matching, proven equal to sinabs's above) on 50 random architectures and widths; its words
+    per layer equal sinabs's formulas, and a refusal names core_memory_words for the layers that
+    really have no core (sinabs's max-flow error names none): as many as the cores lack, the
+    rest mapping without them."""
     import hwsim
+    from hwsim.speck_memory import layer_words
 
     monkeypatch.setattr(speck, "fits_all", lambda *a: "")
     chip = hwsim.load_chip("speck")
     rng = random.Random(5)
+    verdicts = []
     for _ in range(50):
         geno = tuple(rng.choice(SPECK_CANDIDATES) for _ in range(3))
         width = rng.choice((8, 16, 24, 32))
         net = autosnn.build("speck", ",".join(geno), channels=width, input_shape=(1, 32, 32),
                             timesteps=2).eval()
-        ours = match_cores(speck_needs(geno, width)) is not None
+        needs = speck_needs(geno, width)
+        ours = match_cores(needs) is not None
         network = hwsim.network_from_nir(to_nir(net), where=",".join(geno))
-        assert (not hwsim.fit_reasons(network, chip)) == ours, (geno, width)
+        layers = network.neuron_layers
+        assert [layer_words(network, la) for la in layers] == [
+            (n.kernel, n.neuron) for n in needs], (geno, width)
+        reasons = hwsim.fit_reasons(network, chip)
+        assert (not reasons) == ours, (geno, width)
+        verdicts.append(ours)
+        if ours:
+            continue
+        assert {r.kind for r in reasons} == {"core_memory_words"}, (geno, width, reasons)
+        index = {la.name: i for i, la in enumerate(layers)}
+        named = {index[r.layer] for r in reasons}
+        for r in reasons:
+            assert r.needed == needs[index[r.layer]].kernel, (geno, width, r)
+        # the named layers are exactly as many as the cores lack: the rest maps without them,
+        # and with any one of them back it does not
+        assert match_cores([n for i, n in enumerate(needs) if i not in named]), (geno, width)
+        for back in named:
+            rest = [n for i, n in enumerate(needs) if i not in named or i == back]
+            assert match_cores(rest) is None, (geno, width, layers[back].name)
+    assert verdicts.count(False) >= 5 and verdicts.count(True) >= 5, verdicts
