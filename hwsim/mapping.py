@@ -13,6 +13,7 @@ pieces are split over more cores by `split_heavy`, then placed as `locality`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,20 +88,35 @@ class _LayerBudget:
         self.layer, self.ins, self.chip = layer, ins, chip
         c, h, w = layer.chw
         self.hw, self.w = h * w, w
-        dense = np.zeros(layer.size)
+        # per-connection synapse bits per neuron: dense projections at the dense word size (the
+        # same as synapse_weight_bits unless the profile says otherwise), the rest at the weight's
+        bits = np.zeros(layer.size)
         self.shared_per_channel = 0
         for p in ins:
             fan_in = incoming_events(p, np.ones(int(np.prod(p.in_chw))))
             if chip.shared_weights and p.kind == "conv":
                 self.shared_per_channel += p.weights_per_out_channel
+            elif p.kind == "dense":
+                bits += fan_in * chip.synapse_weight_bits_dense
             else:
-                dense += fan_in
-        self.prefix = np.concatenate([[0.0], np.cumsum(dense)])
+                bits += fan_in * chip.synapse_weight_bits
+        self.prefix = np.concatenate([[0.0], np.cumsum(bits)])
+        self.pooled = math.isfinite(chip.memory_pool_bits_per_core)
 
     def memory_bits(self, a: int, b: int) -> float:
         channels = (b - 1) // self.hw - a // self.hw + 1
-        words = self.prefix[b] - self.prefix[a] + channels * self.shared_per_channel
-        return float(words * self.chip.synapse_weight_bits)
+        shared = channels * self.shared_per_channel * self.chip.synapse_weight_bits
+        return float(self.prefix[b] - self.prefix[a] + shared)
+
+    def pool_bits(self, a: int, b: int, axons: int) -> float:
+        """Bits of the core's one memory pool: neuron state, synapses, input-axon routing."""
+        chip = self.chip
+        return ((b - a) * chip.neuron_state_bits + self.memory_bits(a, b)
+                + axons * chip.axon_bits)
+
+    def _memory_name(self, limit: float) -> str:
+        pool = self.pooled and limit == self.chip.memory_pool_bits_per_core
+        return "memory pool (neuron state + synapse + axon)" if pool else "synapse"
 
     def axons(self, a: int, b: int) -> int:
         total = 0
@@ -136,6 +152,10 @@ class _LayerBudget:
         axons = self.axons(a, b)
         if axons > chip.fan_in_axons_per_core:
             return "axons_per_core", axons, chip.fan_in_axons_per_core
+        if self.pooled:
+            pool = self.pool_bits(a, b, axons)
+            if pool > chip.memory_pool_bits_per_core:
+                return "synapse_memory", pool, chip.memory_pool_bits_per_core
         return None
 
     def single_neuron(self, start: int) -> Reason | None:
@@ -146,7 +166,7 @@ class _LayerBudget:
         kind, needed, limit = v
         what = {
             "neurons_per_core": f"{needed:.0f} neurons > {limit:.0f} per core",
-            "synapse_memory": f"{needed:.0f} synapse bits > {limit:.0f} per core",
+            "synapse_memory": f"{needed:.0f} {self._memory_name(limit)} bits > {limit:.0f} per core",
         }.get(kind, f"{needed:.0f} input axons > {limit:.0f} per core")
         name = self.layer.name
         return Reason(kind, name, needed, limit, f"layer {name}: a single neuron needs {what}")

@@ -597,3 +597,79 @@ def test_time_terms_add_up_to_the_timestep_on_a_serial_core() -> None:
     core = sum(v for k, v in terms.items() if k not in ("network", "barrier", "tick"))
     assert core == pytest.approx(rec.time_compute_s)
     assert core + terms["network"] + terms["barrier"] == pytest.approx(rec.time_per_timestep_s)
+
+
+# --- one memory pool per core (Loihi 2): neuron state + synapses + input axons ----------------
+
+
+def pool_chip(**core: object) -> ChipSpec:
+    """generic-mesh (256 neurons, 1 Mbit of synapses per core: neither binds here) with the
+    optional pool figures of `core` (absent ones keep their defaults: no pool)."""
+    data = yaml.safe_load((builtin_chip_dir() / "generic-mesh.yaml").read_text())
+    for key, value in core.items():
+        data["core"][key] = {"value": value, "source": "test"}
+    return parse_chip(data, "test.yaml")
+
+
+def one_dense_layer(n_in: int = 10, n_out: int = 6) -> nir.NIRGraph:
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n_in])}),
+            "w": nir.Linear(weight=np.ones((n_out, n_in))),
+            "lif": lif((n_out,)),
+        },
+        edges=[("input", "w"), ("w", "lif")],
+    )
+
+
+def test_memory_pool_counts_state_dense_synapses_and_axons_by_hand() -> None:
+    net = network_from_nir(one_dense_layer())
+    pooled = dict(memory_pool_bits_per_core=120, neuron_state_bits=10, axon_bits=2)
+    # a neuron: 10 state bits + 10 connections x 4 bits = 50; a piece reads all 10 inputs:
+    # 10 axons x 2 bits = 20. Two neurons: 120 <= 120; three: 170 > 120 -> pieces 2, 2, 2
+    part = partition(net, pool_chip(**pooled, synapse_weight_bits_dense=4))
+    assert part.reasons == () and [pc.size for pc in part.pieces] == [2, 2, 2]
+    # without the dense figure a connection costs synapse_weight_bits (8): one neuron is
+    # 10 + 80 + 20 = 110 <= 120, two are 200 -> six pieces of one
+    part = partition(net, pool_chip(**pooled))
+    assert [pc.size for pc in part.pieces] == [1] * 6
+    # a pool of 100 holds no neuron at all: refused, naming the pool and its numbers
+    part = partition(net, pool_chip(**{**pooled, "memory_pool_bits_per_core": 100}))
+    (why,) = part.refusals
+    assert (why.kind, why.layer, why.needed, why.limit) == ("synapse_memory", "lif", 110, 100)
+    assert "memory pool" in why.message
+    # no pool figure: today's separate budgets, the layer on one core
+    assert [pc.size for pc in partition(net, pool_chip()).pieces] == [6]
+
+
+def test_memory_pool_charges_a_shared_kernel_once_per_channel_by_hand() -> None:
+    # conv 2 -> 3 channels, 3x3, pad 1 on 4x4: 16 neurons per channel; the kernel of one output
+    # channel is 2 x 3 x 3 = 18 weights x 8 bits = 144 bits, stored once per channel in a piece
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2, 4, 4])}),
+            "conv": conv2d((4, 4), (3, 2, 3, 3), padding=1),
+            "lif": lif((3, 4, 4)),
+        },
+        edges=[("input", "conv"), ("conv", "lif")],
+    )
+    net = network_from_nir(graph)
+    figures = dict(shared_weights=True, neuron_state_bits=4, axon_bits=1)
+    # a whole channel: 16 x 4 state + 144 kernel + 2 x 4 x 4 input axons x 1 = 240
+    part = partition(net, pool_chip(**figures, memory_pool_bits_per_core=240))
+    assert [pc.size for pc in part.pieces] == [16, 16, 16]
+    # one bit less: 15 neurons (4 rows, still every input row and column: 60 + 144 + 32 = 236)
+    # fit, the 16th alone reads a 3x3 window of 2 channels (4 + 144 + 18 = 166) and cannot
+    # take the next channel's first neuron (a second kernel: 144 more)
+    part = partition(net, pool_chip(**figures, memory_pool_bits_per_core=239))
+    assert [pc.size for pc in part.pieces] == [15, 1] * 3
+
+
+def test_loihi2_pool_is_the_briefs_128_kb_with_fitted_bits() -> None:
+    chip = load_chip("loihi2")
+    assert chip.memory_pool_bits_per_core == 128 * 1024 * 8
+    for name in ("neuron_state_bits", "axon_bits", "synapse_weight_bits_dense"):
+        assert chip.provenance[f"core.{name}"].startswith("FITTED:"), name
+        assert name in chip.ranges
+    # the other built-in chips keep separate budgets (no pool)
+    assert load_chip("loihi").memory_pool_bits_per_core == float("inf")

@@ -120,6 +120,16 @@ class ChipSpec:
     # a neuron whose destinations exceed fan_out_cores_per_neuron is relayed by splitter
     # neurons on extra cores (TrueNorth practice) instead of making the network infeasible
     splitter_neurons: bool = _opt("core", "bool", "", default=False)
+    # one memory pool per core shared by neuron state, synapses and input-axon routing (Loihi 2):
+    # a piece fits when neurons x neuron_state_bits + synapse bits (dense connections at
+    # synapse_weight_bits_dense, shared conv kernels and the rest at synapse_weight_bits) + input
+    # axons x axon_bits <= the pool, besides the limits above; absent (.inf): no pool, as before
+    memory_pool_bits_per_core: float = _opt("core", "limit", "bits", default=math.inf)
+    neuron_state_bits: float = _opt("core", "number", "bits")
+    axon_bits: float = _opt("core", "number", "bits")
+    synapse_weight_bits_dense: float = _opt(
+        "core", "number", "bits", fallback="synapse_weight_bits", most=4096
+    )
     # a board's chips as a grid, and the links that cross a chip boundary (`board:` section)
     board_rows: int = figure("board", "count", "chips", default=1, key="chip_rows", most=4096)
     board_cols: int = figure("board", "count", "chips", default=1, key="chip_cols", most=4096)
