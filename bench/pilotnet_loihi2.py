@@ -6,10 +6,11 @@ spike for spike against lava-dl's ground truth with ``--check``), converts it to
 it with ``hwsim.estimate`` on a chip profile with that real per-layer, per-step activity. Prints
 hwsim beside the measurement: time per step, dynamic energy per inference, static power, cores.
 
-``--fit`` prints how ``chips/loihi2.yaml``'s fitted figures follow from the measurement: Loihi's
-per-operation figures (Davies et al. 2018, Table 2) scaled by one factor for every latency and
-one for every energy, so that time per step and dynamic energy per inference equal Intel's, at
-the effective neurons per core of Lava's allocation.
+``--fit`` prints how ``chips/loihi2.yaml``'s fitted figures follow from the measurement: first
+the core's one memory pool (128 KB: bits per neuron's state, per input axon and per dense
+connection) fitted to Lava's per-layer core allocation, then Loihi's per-operation figures
+(Davies et al. 2018, Table 2) scaled by one factor for every latency and one for every energy,
+so that time per step and dynamic energy per inference equal Intel's.
 
 Run: .venv/bin/python bench/pilotnet_loihi2.py [--chip loihi2] [--placement greedy] [--check]
      [--fit] [--json out.json]
@@ -38,6 +39,8 @@ import numpy as np  # noqa: E402
 import hwsim  # noqa: E402
 from exporters.netx_import import NetxNetwork, read_netx, to_nir  # noqa: E402
 from exporters.netx_run import run_fixed_point  # noqa: E402
+from hwsim.feasibility import as_network  # noqa: E402
+from hwsim.mapping import partition  # noqa: E402
 from safeio import write_json  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pilotnet"
@@ -108,36 +111,81 @@ def compare(rec: hwsim.CostRecord, meas: dict[str, Any]) -> list[tuple[str, floa
     ]
 
 
-def effective_neurons_per_core(meas: dict[str, Any]) -> int:
-    """Lava's mean neurons per core over the layers whose allocation neurons bound (input and
-    convs: 2,048-3,168 per core); the dense layers are bound by synapse memory instead."""
-    rows = [r for r in meas["lava_allocation"] if not r["layer"].startswith("dense")]
-    sizes = {"input0": 200 * 66 * 3, "conv0": 99 * 32 * 24, "conv1": 49 * 15 * 36,
-             "conv2": 24 * 7 * 48, "conv3": 22 * 4 * 64, "conv4": 20 * 2 * 64}
-    return round(sum(sizes[r["layer"]] for r in rows) / sum(r["cores"] for r in rows))
+def layer_cores(network: hwsim.Network, chip: hwsim.ChipSpec) -> dict[str, int]:
+    """Cores per spiking layer of hwsim's partition (no placement or costing: fast)."""
+    part = partition(network, chip)
+    return {k: len(v) for k, v in part.layer_pieces.items()}
+
+
+def pool_error(cores: dict[str, int], meas: dict[str, Any], layers: list[str]) -> float:
+    """Sum over `layers` of |log(hwsim cores / Lava cores)|: every layer counts alike, a
+    factor of two off is the same miss on a 1-core layer as on a 25-core one."""
+    lava = {r["layer"]: r["cores"] for r in meas["lava_allocation"]}
+    return float(sum(abs(np.log(cores[k] / lava[k])) for k in layers))
+
+
+def fit_pool(network: hwsim.Network, chip: hwsim.ChipSpec,
+             meas: dict[str, Any]) -> dict[str, Any]:
+    """Bits per neuron state, per input axon and per dense connection of the 128 KB pool that
+    bring hwsim's cores per layer nearest Lava's (least `pool_error`, then the least total miss).
+
+    The input and conv layers (their shared kernels cost little) fix the state and axon bits on a
+    grid (state 256-400 by 8, axon 0-8 by 0.5); the dense layers then fix the dense bits (64-256
+    by 4), the middle of the best interval. Neurons per core is Intel's 8,192 ceiling, no longer
+    fitted: the pool binds first."""
+    lava = {r["layer"]: r["cores"] for r in meas["lava_allocation"]}
+    convs = [k for k in lava if not k.startswith("dense")]
+    dense = [k for k in lava if k.startswith("dense")]
+    best: tuple[float, int, float, float] | None = None
+    for state in range(256, 401, 8):
+        for axon in np.arange(0.0, 8.01, 0.5):
+            c = dataclasses.replace(chip, neuron_state_bits=float(state), axon_bits=float(axon))
+            cores = layer_cores(network, c)
+            err = pool_error(cores, meas, convs)
+            miss = abs(sum(cores[k] - lava[k] for k in convs))
+            key = (round(err, 9), miss, state, float(axon))
+            if best is None or key < best:
+                best = key
+    assert best is not None
+    _, _, state, axon = best
+    scores = []
+    for bits in range(64, 257, 4):
+        c = dataclasses.replace(chip, neuron_state_bits=float(state), axon_bits=axon,
+                                synapse_weight_bits_dense=float(bits))
+        scores.append((round(pool_error(layer_cores(network, c), meas, dense), 9), bits))
+    low = min(e for e, _ in scores)
+    tied = [b for e, b in scores if e == low]
+    dense_bits = float(tied[len(tied) // 2])
+    c = dataclasses.replace(chip, neuron_state_bits=float(state), axon_bits=axon,
+                            synapse_weight_bits_dense=dense_bits)
+    return {"neuron_state_bits": float(state), "axon_bits": axon,
+            "synapse_weight_bits_dense": dense_bits, "dense_bits_tied": [tied[0], tied[-1]],
+            "cores_per_layer": layer_cores(network, c)}
 
 
 def scaled(chip: hwsim.ChipSpec, k_time: float, k_energy: float,
-           neurons_per_core: int, static_w: float) -> hwsim.ChipSpec:
-    """``chip`` with Davies' figures times the two factors (variants included)."""
-    new: dict[str, Any] = {}
+           memory: dict[str, float], static_w: float) -> hwsim.ChipSpec:
+    """``chip`` with Davies' figures times the two factors (variants included) and the pool's
+    figures `memory`."""
+    new: dict[str, Any] = dict(memory)
     for table, k in ((DAVIES_ENERGY, k_energy), (DAVIES_LATENCY, k_time)):
         for key, base in table.items():
             for name in (key, *_VARIANTS.get(key, ())):
                 new[name] = base * k
-    return dataclasses.replace(chip, neurons_per_core=neurons_per_core,
-                               power_static_w=static_w, **new)
+    return dataclasses.replace(chip, power_static_w=static_w, **new)
 
 
 def fit(graph: nir.NIRGraph, act: hwsim.Activity, chip: hwsim.ChipSpec,
         meas: dict[str, Any], placement: str = "greedy") -> dict[str, Any]:
-    """The two scale factors that make hwsim's time per step and dynamic energy equal Intel's.
+    """The pool's figures (`fit_pool`), then the two scale factors that make hwsim's time per
+    step and dynamic energy equal Intel's.
 
     Dynamic energy is linear in the energy factor. Time per step is (to within the drain, which
     depends on the link bandwidth, not scaled) linear in the time factor: solved from two
     estimates, then refined once.
     """
-    npc = effective_neurons_per_core(meas)
+    pool = fit_pool(as_network(graph), chip, meas)
+    npc = {k: pool[k] for k in ("neuron_state_bits", "axon_bits", "synapse_weight_bits_dense")}
     static = float(meas["power_static_w"])
     target_t = float(meas["time_per_step_s"])
 
@@ -156,7 +204,7 @@ def fit(graph: nir.NIRGraph, act: hwsim.Activity, chip: hwsim.ChipSpec,
     k_e = float(meas["energy_dynamic_per_inference_j"]) / rec.energy_dynamic_j
     figures = {k: v * k_e for k, v in DAVIES_ENERGY.items()}
     figures.update({k: v * k1 for k, v in DAVIES_LATENCY.items()})
-    return {"neurons_per_core": npc, "k_time": k1, "k_energy": k_e, "figures": figures,
+    return {"pool": pool, "k_time": k1, "k_energy": k_e, "figures": figures,
             "power_static_w": static}
 
 
@@ -207,8 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                            "cores_per_layer": per_layer}
     if args.fit:
         f = fit(graph, act, chip, meas, args.placement)
-        print(f"\nfit: neurons/core {f['neurons_per_core']} (Lava's mean on input+conv layers), "
-              f"latency factor {f['k_time']:.4f}, energy factor {f['k_energy']:.4f} "
+        pool = f["pool"]
+        print(f"\nfit: pool of {chip.memory_pool_bits_per_core:.0f} bits per core: "
+              f"{pool['neuron_state_bits']:.0f} bits per neuron, {pool['axon_bits']:g} per input "
+              f"axon, {pool['synapse_weight_bits_dense']:.0f} per dense connection (tied "
+              f"{pool['dense_bits_tied'][0]}-{pool['dense_bits_tied'][1]}); cores per layer "
+              + ", ".join(f"{k} {v}" for k, v in pool["cores_per_layer"].items()))
+        print(f"latency factor {f['k_time']:.4f}, energy factor {f['k_energy']:.4f} "
               f"(x Davies 2018 Table 2)")
         for k, v in f["figures"].items():
             print(f"  {k}: {v:.4g}")
