@@ -14,7 +14,9 @@ current holds this step's input only), ``dv = round(decay * 4096)``, integer wei
 ``round(gain W s / 2) * 2`` in [-256, 254], ``bias = gain b s 64`` (mantissa/exponent),
 ``vth = th s``, where ``s = vth / th`` with the largest integer ``vth`` (<= 4096) keeping every
 weight of the neuron in 8 bits (exact threshold, nearly the whole 8-bit range). Lava shifts
-synaptic input and the threshold by 6 bits, so ``s`` cancels.
+synaptic input and the threshold by 6 bits, so ``s`` cancels. The arithmetic itself lives in
+:mod:`autosnn.core.fixed_point`, which quantisation-aware training (``autosnn train --quantize
+loihi2``) runs in its forward pass: a QAT network exports to exactly the integers it trained on.
 
 Timing: every synapse process delays by one step. A neuron whose sources arrive at different
 depths (a residual block: two synapse hops on the main path, one on the shortcut) would mix
