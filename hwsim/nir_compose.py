@@ -12,7 +12,10 @@ compose). Two cases occur in real exports:
   -> Flatten -> Linear/Affine). Lava-dl has no pooling layer either (netx refuses `pool`): a
   pool becomes part of the next layer's weights there too.
 
-A pool composes only into the weight node AFTER it. A pool after a conv with no spiking node
+Pools in series (non-overlapping, one kind) chain into one pool of kernel k1*k2, which is what
+a chip that pools in the sending core runs (sinabs's cumulative pooling on Speck) and keeps the
+pool a pool, so it composes into a Linear after it. A pool composes only into the weight node
+AFTER it. A pool after a conv with no spiking node
 between them (conv -> pool -> LIF) stays refused: `tests/test_hwsim_robust.py` pins that.
 
 What composition costs, stated: synaptic events and messages are exact (an input spike reaches

@@ -3,6 +3,9 @@
 sinabs (SynSense's toolchain) sizes a layer's kernel and neuron memories by the formulas below
 and places one layer per core; a core's two memories differ from core to core, so which layer
 goes where is a bipartite matching (Kuhn's algorithm) of layers to cores that can hold them.
+A pool runs in the sending core (its weight node after it is what the next core stores), and a
+layer fed by several layers merges their spike trains through its one kernel (a residual is
+`conv(a + b)`): one kernel's words, and two different kernels into one layer are refused.
 """
 
 from __future__ import annotations
