@@ -892,17 +892,7 @@ def run_case(case: Case) -> tuple[str, str]:
 
 # Cases the readers of files other sessions are editing get wrong today: (kind, index) ->
 # the reader to fix. Each is xfail(strict=True): it fails once its reader is fixed.
-_DATA_WHERE = ("autosnn/app/nas_search.py open_search: DataSpec.from_dict(extra['data']) refuses "
-               "it in one line but without the file: pass where=str(path), "
-               "field='meta.extra.data'")
-_SPIKES_AVG = ("autosnn/app/nas_search.py load_supernet: extra.spikes_avg is not checked (must be a "
-               "finite number > 0)")
-_NEURON = ("autosnn/app/pipeline.py model_from_winner: the winner's 'neuron' field is ignored "
-           "(not read into ModelSpec.neuron, not validated): a non-plif value trains a PLIF net")
 KNOWN: dict[tuple[str, int], str] = {
-    **{("supernet", i): _DATA_WHERE for i in (0, 11, 22, 41, 43, 46, 49, 56)},
-    ("supernet", 47): _SPIKES_AVG,
-    **{("winner", i): _NEURON for i in (0, 17, 44)},
 }
 
 CASES = [pytest.param(kind, i, id=f"{kind}-{i:03d}",
@@ -1083,9 +1073,7 @@ _SUPERNET_EDITS: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 
 
-@pytest.mark.parametrize("edit", [
-    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=_SPIKES_AVG if k.startswith(
-        "spikes") else _DATA_WHERE)) for k in _SUPERNET_EDITS])
+@pytest.mark.parametrize("edit", list(_SUPERNET_EDITS))
 def test_issue_24_super_network_edits_are_one_line_naming_the_file(base, tmp_path, edit):
     """A super-network checkpoint whose extra.spikes_avg or extra.data was edited (and the
     checksum recomputed, so the edit reaches the field checks) is refused in one line naming

@@ -6,6 +6,7 @@ choose, and write every output from that outcome.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,6 +84,12 @@ def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
     extra = getattr(net, "extra", {})
     if "spikes_avg" not in extra or "data" not in extra:
         raise AutosnnError(f"{path}: field extra: missing spikes_avg/data (not from autosnn supernet)")
+    avg = extra["spikes_avg"]
+    if (isinstance(avg, bool) or not isinstance(avg, int | float) or not math.isfinite(avg)
+            or avg <= 0):
+        raise AutosnnError(f"{path}: field extra.spikes_avg: expected a finite number > 0 (the "
+                           f"super-network's mean spikes per image), got {avg!r}"[:300])
+    DataSpec.from_dict(extra["data"], where=str(path), field="extra.data")  # checked up front
     return net, extra
 
 
@@ -126,8 +133,8 @@ def open_search(supernet: Path, request: SearchRequest) -> Setup:
     net, extra = load_supernet(supernet)
     device = resolve_device(request.device)
     net = net.to(device)
-    data = override(DataSpec.from_dict(extra["data"]), val_limit=request.val_limit,
-                    data_dir=request.data_dir)
+    data = override(DataSpec.from_dict(extra["data"], where=str(supernet), field="extra.data"),
+                    val_limit=request.val_limit, data_dir=request.data_dir)
     have = {"space": net.config.name, "channels": net.config.channels,
             "timesteps": net.config.timesteps, "dataset": extra.get("dataset")}
     for key, want in (request.expect or {}).items():

@@ -145,7 +145,14 @@ def model_from_winner(path: Path) -> ModelSpec:
         get_space(space).parse(genotype)
     except AutosnnError as exc:
         raise AutosnnError(f"{path}: field space/genotype: {exc}") from None
-    return ModelSpec(space=space, channels=channels, timesteps=timesteps, genotype=genotype)
+    from autosnn.core.neuron import DEFAULT_NEURON, NEURONS
+
+    neuron = w.get("neuron", DEFAULT_NEURON)  # files from before the field: the default
+    if not isinstance(neuron, str) or neuron not in NEURONS:
+        raise AutosnnError(f"{path}: field neuron: expected one of {', '.join(NEURONS.names())}, "
+                           f"got {neuron!r}"[:300])
+    return ModelSpec(space=space, channels=channels, timesteps=timesteps, genotype=genotype,
+                     neuron=neuron)
 
 
 def build_from_spec(model: ModelSpec, info) -> SpikingNet:
