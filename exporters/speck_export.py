@@ -42,6 +42,7 @@ from autosnn.core.layers import Cell, Head, Stem
 from autosnn.core.lowering import fold_bn
 from autosnn.core.network import SpikingNet
 from autosnn.core.speck import IF, SpeckSCB, SpeckSkip, SpeckSRB, SumPool
+from autosnn.core.stats import wilson
 from exporters.base import ExportError, layer_error
 from exporters.speck_compat import NO_SAMNA, install, real_samna
 from safeio import atomic_path
@@ -326,17 +327,6 @@ def export_speck(
 # -- verification -------------------------------------------------------------------------------
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion k/n (sound at 0 and n, unlike the normal one)."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
 def run_dynapcnn(dn: Any, x: Tensor, T: int, num_classes: int
                  ) -> tuple[Tensor, dict[int, Tensor]]:
     """Run a (discretised) ``DynapcnnNetwork`` on static input presented every step (N, C, H, W)
@@ -390,7 +380,7 @@ def check_speck(net: SpikingNet, path: Path, x: Tensor) -> list[Any]:
         rates, layers = run_dynapcnn(dn, x, build.timesteps, build.num_classes)
         got = rates.argmax(-1)
         k, n = int((got == want).sum()), int(want.numel())
-        lo, hi = wilson(k, n)
+        lo, hi = wilson(k, n) if n else (0.0, 1.0)
         cos, mismatch = {}, {}
         for idx, name in zip(sorted(dn.dynapcnn_layers), build.layer_names):
             ours = ref.spikes[name].float()

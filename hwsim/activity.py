@@ -106,8 +106,10 @@ def check_footprint(network: Network, timesteps: int, where: str) -> None:
         )
 
 
-# Samples an activity file may average over (bounds the per-neuron counts below).
+# Samples an activity file may average over, and events one neuron (or input pixel) may send
+# per timestep and sample: bounds the per-neuron counts below.
 MAX_SAMPLES = 10**9
+EVENTS_PER_STEP_MAX = 1 << 16
 
 
 def _scalar(data: Mapping[str, np.ndarray], key: str, path: str) -> int:
@@ -175,11 +177,14 @@ def load_activity(
             raise HwsimInputError(path, key, "a real numeric array of per-neuron spike counts")
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             raise HwsimInputError(path, key, "finite, non-negative spike counts")
-        # a neuron fires at most once per timestep and sample, whatever the layout (per step or
-        # summed, per sample or in total): more is no activity, and 1e308 overflows the costs
-        if np.any(value > samples * timesteps):
-            raise HwsimInputError(path, key, f"spike counts of at most samples x T = "
-                                  f"{samples * timesteps} per neuron (got {value.max():.4g})")
+        # a neuron sends at most a few events per timestep and sample (an event camera's pixel
+        # a few in one time bin), whatever the layout; EVENTS_PER_STEP_MAX allows far more, and
+        # stops counts like 1e308 that overflow the placement's costs to inf
+        most = samples * timesteps * EVENTS_PER_STEP_MAX
+        if np.any(value > most):
+            raise HwsimInputError(path, key, f"spike counts of at most samples x T x "
+                                  f"{EVENTS_PER_STEP_MAX} = {most} per neuron "
+                                  f"(got {value.max():.4g})")
         if names is not None:
             if key not in names:
                 raise HwsimInputError(path, key, "the name of a spiking or input node of the graph")

@@ -58,7 +58,7 @@ def capability_reasons(
     caps = chip.capabilities
     if isinstance(graph, Network):
         if graph.flat is not None:  # read from a NIR graph: every rule can be checked
-            return tuple(_graph_reasons(graph.flat, caps, chip.name, where))
+            return tuple(_graph_reasons(graph.flat, caps, chip.name, graph.where))
         return tuple(_network_reasons(graph, caps, chip.name))
     return tuple(_graph_reasons(normalise(graph, where), caps, chip.name, where))
 

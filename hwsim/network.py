@@ -108,6 +108,7 @@ class Network:
     # the normalised NIR graph it was read from (weights, biases, neuron parameters), so the
     # chips' capability rules see what the layers and projections do not keep
     flat: FlatGraph | None = field(default=None, compare=False, repr=False)
+    where: str = field(default="<graph>", compare=False)  # the file it came from, for errors
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -218,7 +219,7 @@ def network_from_nir(graph: nir.NIRGraph, where: str = "<graph>") -> Network:
     ordered = tuple(layers[n] for n in flat.order if n in layers)
     if not any(la.kind == "neuron" for la in ordered):
         raise HwsimInputError(where, "nodes", "at least one spiking node (LIF, IF, CubaLIF)")
-    return Network(ordered, tuple(projections), graph_timesteps(graph, where), flat)
+    return Network(ordered, tuple(projections), graph_timesteps(graph, where), flat, where)
 
 
 def _layers(flat: FlatGraph) -> dict[str, Layer]:

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import autosnn
+from autosnn.core.stats import Z95, wilson
 from exporters import ExportError, export, get_exporter
 from exporters.speck_compat import SamnaUnavailable, sinabs_available
-from exporters.speck_export import wilson
 from safeio import OutputError
 
 pytestmark = pytest.mark.skipif(
@@ -91,7 +91,7 @@ def test_verify_reports_class_agreement_with_an_interval(trained) -> None:
 
 def test_wilson_interval() -> None:
     lo, hi = wilson(500, 500)
-    assert (lo, hi) == pytest.approx((500 / (500 + 1.96**2), 1.0), abs=1e-9)
+    assert (lo, hi) == pytest.approx((500 / (500 + Z95**2), 1.0), abs=1e-9)
     lo, hi = wilson(50, 100)
     assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-4)
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from autosnn.app.cli import app
 from autosnn.core.errors import AutosnnError
+from autosnn.core.stats import Z95, paired_difference, wilson
 from autosnn.search.finalists import Finalist, choose_finalist, knee_if_defined, top_per_lambda
 from autosnn.search.fitness import check_lambda, make_fitness
-from autosnn.search.stats import Z95, paired_difference, wilson
 
 
 def outcomes(n: int, right: int, *, like: np.ndarray | None = None, shared: int | None = None,

@@ -25,13 +25,13 @@ from autosnn.app.outcome import (
 from autosnn.core.errors import AutosnnError
 from autosnn.core.progress import Reporter
 from autosnn.core.spaces import Genotype
+from autosnn.core.stats import wilson
 from autosnn.data.spec import load_data
 from autosnn.search.evaluate import eval_batches
 from autosnn.search.finalists import Decision, Finalist, choose_finalist, top_per_lambda
 from autosnn.search.fitness import Evaluation, FitnessSpec
 from autosnn.search.lambdas import MultiSearch
 from autosnn.search.shared_eval import SharedPrefixEvaluator
-from autosnn.search.stats import wilson
 from autosnn.train import distributed
 
 if TYPE_CHECKING:  # the search steps import this module

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from autosnn.core.spaces import Genotype, genotype_text
+from autosnn.core.stats import LEVEL, PairedDifference
 from autosnn.search.fitness import Evaluation
-from autosnn.search.stats import LEVEL, PairedDifference
 
 
 def finite(x: float) -> float | None:

@@ -23,8 +23,8 @@ import numpy as np
 
 from autosnn.core.errors import AutosnnError
 from autosnn.core.spaces import Genotype
+from autosnn.core.stats import LEVEL, PairedDifference, paired_difference
 from autosnn.search.select import SweepPoint, knee
-from autosnn.search.stats import LEVEL, PairedDifference, paired_difference
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def top_per_lambda(tops: dict[str, Sequence[Genotype]], k: int) -> dict[Genotype
 def choose_finalist(finalists: Sequence[Finalist], *,
                     max_acc_drop: float | None = None) -> Decision:
     """The rule of the module docstring. ``max_acc_drop``: percentage points (None: the paired
-    test at :data:`~autosnn.search.stats.LEVEL`)."""
+    test at :data:`~autosnn.core.stats.LEVEL`)."""
     feasible = [f for f in finalists if f.feasible]
     if not feasible:
         tightest = min(finalists, key=lambda f: f.cost) if finalists else None

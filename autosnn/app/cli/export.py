@@ -20,18 +20,22 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import typer
 
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices, seed_option
+from autosnn.app.cli.common import choices, finite_in, seed_option
 from autosnn.core.errors import AutosnnError
+from autosnn.core.stats import wilson
 from exporters import list_exporters
 
 if TYPE_CHECKING:  # for the type checker a StrEnum; at run time its members are the registry's
     Target: TypeAlias = StrEnum
 else:
     Target = choices("Target", list_exporters())
-# --verify sample counts: NIR consumers and onnxruntime are quick; Lava's CPU simulation takes
-# about 1 s per timestep on a 2-core machine (T steps per image).
+# --verify sample counts: 500 test images, so that "99 % agree" means something (its 95 %
+# interval is then about 97.7-99.6 %, printed beside it); Lava's CPU simulation takes about 1 s
+# per timestep on a 2-core machine (T steps per image), so it checks 20 unless told otherwise
+# (its interval says how little 20 images show).
 DEFAULT_VERIFY_SAMPLES = {"lava": 20}
-VERIFY_SAMPLES = 200
+VERIFY_SAMPLES = 500
+MAX_VERIFY_SAMPLES = 100_000
 
 
 def verification_input(net: Any, record: dict | None, n: int, data_dir: str | None,
@@ -119,7 +123,7 @@ def _preprocess_record(net, checkpoint: Path, dataset: str | None,
     return record
 
 
-def _check_lines(checks: list) -> tuple[list[str], bool]:
+def _check_lines(checks: list, samples: int) -> tuple[list[str], bool]:
     """The verification report: per consumer its class agreement and per-layer cosines."""
     lines, ok = [], True
     for check in checks:
@@ -127,8 +131,10 @@ def _check_lines(checks: list) -> tuple[list[str], bool]:
             lines.append(f"  {check.consumer}: skipped ({check.skipped})")
             continue
         verdict = "ok" if check.passed else "BELOW THRESHOLD"
+        lo, hi = wilson(round(check.class_agreement * samples), samples)
         lines.append(f"  {check.consumer}: class agreement with PyTorch "
-                     f"{100 * check.class_agreement:.1f}% (threshold "
+                     f"{100 * check.class_agreement:.1f}% of {samples} images (95 % interval "
+                     f"{100 * lo:.1f}-{100 * hi:.1f}%; threshold "
                      f"{100 * check.threshold:.0f}%) {verdict}"
                      + (f"; {check.note}" if check.note else ""))
         if check.cosine:
@@ -190,7 +196,7 @@ def export_checkpoint(
     if plot is not None:
         plot_checks(checks, plot, f"{path.name} ({target}) on {label}", (Path(checkpoint), path))
         lines.append(f"wrote {plot}")
-    check_lines, ok = _check_lines(checks)
+    check_lines, ok = _check_lines(checks, x.shape[1] if x.dim() == 5 else x.shape[0])
     return path, lines + check_lines, ok
 
 
@@ -212,7 +218,9 @@ def export_cmd(
                      "spikingjelly"),
     ] = None,
     dt: Annotated[
-        float | None, typer.Option(help="NIR only: Euler step dt in seconds (default 1e-4)")
+        float | None, typer.Option(callback=finite_in(0.0, 1.0, low_open=True),
+                                   help="NIR only: Euler step dt in seconds, in (0, 1] "
+                                   "(default 1e-4)")
     ] = None,
     geq_threshold: Annotated[
         bool,
@@ -232,8 +240,9 @@ def export_cmd(
                            "images and compare with PyTorch; exit 1 below the threshold")
     ] = False,
     verify_samples: Annotated[
-        int | None, typer.Option(help="test images for --verify (default 200; Lava 20, its CPU "
-                                 "simulation takes about 1 s per timestep)")
+        int | None, typer.Option(min=1, max=MAX_VERIFY_SAMPLES,
+                                 help=f"test images for --verify (default {VERIFY_SAMPLES}; Lava "
+                                 "20, its CPU simulation takes about 1 s per timestep)")
     ] = None,
     data_dir: Annotated[
         str | None, typer.Option(help="data folder for --verify (default: $AUTOSNN_DATA)")
@@ -244,6 +253,11 @@ def export_cmd(
     ] = None,
 ) -> None:
     """Export a trained network to NIR, ONNX (single timestep) or Lava (Loihi 2)."""
+    if not verify:
+        ignored = [o for o, v in (("--verify-samples", verify_samples), ("--plot", plot))
+                   if v is not None]
+        if ignored:
+            raise AutosnnError(f"{', '.join(ignored)} only with --verify")
     _, lines, ok = export_checkpoint(
         checkpoint=checkpoint, target=to.value, output=output, compat=compat, dt=dt,
         geq_threshold=geq_threshold, dataset=dataset,
