@@ -40,7 +40,7 @@ import yaml
 from typer.testing import CliRunner
 
 import autosnn
-from autosnn.app.experiments.base import read_result
+from autosnn.app.experiments.results import read_result
 from autosnn.app.nas_search import load_supernet
 from autosnn.app.pipeline import model_from_winner
 from autosnn.core.checkpoint import MAX_CHANNELS, MAX_TIMESTEPS, content_digest
