@@ -25,9 +25,10 @@ import numpy as np  # noqa: E402
 
 from hwsim import Activity, estimate, load_chip  # noqa: E402
 from hwsim.estimate import _piece_traffic, build_trees, route_trees, spike_senders  # noqa: E402
-from hwsim.mapping import partition, place  # noqa: E402
+from hwsim.mapping import partition  # noqa: E402
 from hwsim.mesh import Mesh  # noqa: E402
 from hwsim.network import network_from_nir  # noqa: E402
+from hwsim.placement import place  # noqa: E402
 
 
 def _lif(shape: tuple[int, ...]) -> nir.LIF:

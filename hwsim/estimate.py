@@ -22,9 +22,10 @@ from hwsim.capabilities import capability_reasons
 from hwsim.chip import ChipSpec, load_chip
 from hwsim.errors import HwsimInputError
 from hwsim.feasibility import as_network, fan_out, fit_reasons, over_max_cores
-from hwsim.mapping import Partition, partition, place, split_heavy
+from hwsim.mapping import Partition, partition, split_heavy
 from hwsim.mesh import Mesh
 from hwsim.network import Network
+from hwsim.placement import place
 from hwsim.reasons import Reason
 from hwsim.record import RECORD_KEYS, CostRecord, LayerCost
 from hwsim.timing import (
