@@ -19,7 +19,7 @@ from hwsim.cli.report import print_record
 from hwsim.errors import HwsimInputError
 from hwsim.estimate import CostRecord, estimate
 from hwsim.network import MAX_TIMESTEPS, read_network
-from hwsim.uncertainty import uncertainty
+from hwsim.uncertainty import Uncertainty, uncertainty
 
 SANAFE_IGNORES = ("--plot", "--validate", "--max-cores")  # what --engine sanafe does not do
 
@@ -98,6 +98,14 @@ def estimate_cmd(
     if with_uncertainty and record.feasible:
         spread = uncertainty(lambda c: estimate(network, act, c, placement=placement.value,
                                                 max_cores=max_cores), spec)
+    _report(record, checks, spread, as_json)
+    if plot is not None:
+        _plot(record, plot, [net, activity, chip_path(chip)])
+
+
+def _report(record: CostRecord, checks: list[Any] | None, spread: Uncertainty | None,
+            as_json: bool) -> None:
+    """The record, the NoC check and the uncertainty, as JSON or as text."""
     if as_json:
         out = record.to_dict()
         if checks is not None:
@@ -105,16 +113,14 @@ def estimate_cmd(
         if spread is not None:
             out["uncertainty"] = asdict(spread)
         typer.echo(json.dumps(jsonable(out), indent=2))
-    else:
-        print_record(record)
-        if checks is not None:
-            _print_checks(checks)
-        if spread is not None:
-            typer.echo("uncertainty from the profile's ranges:")
-            for line in spread.lines():
-                typer.echo(f"  {line}")
-    if plot is not None:
-        _plot(record, plot, [net, activity, chip_path(chip)])
+        return
+    print_record(record)
+    if checks is not None:
+        _print_checks(checks)
+    if spread is not None:
+        typer.echo("uncertainty from the profile's ranges:")
+        for line in spread.lines():
+            typer.echo(f"  {line}")
 
 
 def _validate(record: CostRecord, spec: ChipSpec) -> list[Any]:
