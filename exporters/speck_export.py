@@ -118,79 +118,89 @@ class SpeckBuild:
     num_classes: int
 
 
+class _Program:
+    """The sinabs modules and steps of a network under construction (names with '.' -> '__')."""
+
+    def __init__(self, T: int) -> None:
+        self.sl = _sinabs()
+        self.T = T
+        self.mods: dict[str, nn.Module] = {}
+        self.steps: list[tuple[str, str, tuple[str, ...]]] = []
+        self.spiking: list[str] = []
+
+    def add(self, name: str, module: nn.Module, srcs: tuple[str, ...]) -> str:
+        k = name.replace(".", "__")
+        self.mods[k] = module
+        self.steps.append((k, k, srcs))
+        return k
+
+    def neuron(self, name: str, m: nn.Module, src: str, conv: nn.Conv2d | nn.Linear) -> str:
+        from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
+
+        if not isinstance(m, IF):
+            raise layer_error(name, TARGET, f"{type(m).__name__} is not Speck's IF neuron "
+                              "(no leak; build the network in the speck space)")
+        reset = MembraneReset() if m.reset == "zero" else MembraneSubtract()
+        iaf = self.sl.IAFSqueeze(num_timesteps=self.T, spike_threshold=1.0,
+                                 spike_fn=SingleSpike, reset_fn=reset,
+                                 min_v_mem=_min_v_mem(conv))
+        self.spiking.append(name)
+        return self.add(name, iaf, (src,))
+
+    def conv_neuron(self, name: str, cbn: ConvBN, lif: nn.Module,
+                    src: str | tuple[str, ...]) -> str:
+        conv = _conv(cbn)
+        srcs = (src,) if isinstance(src, str) else src
+        if len(srcs) > 1:
+            srcs = (self.add(f"{name}.merge", self.sl.Merge(), srcs),)
+        c = self.add(f"{name}.conv", conv, srcs)
+        return self.neuron(f"{name}.lif", lif, c, conv)
+
+    def block(self, name: str, layer: Cell, x: str) -> str:
+        """One searched slot: a skip (maybe a reducing conv), an SCB or an SRB."""
+        block = layer.ops[layer.active]
+        name = f"{name}.ops.{layer.active}"
+        if isinstance(block, SpeckSkip):
+            if block.reduce is not None and block.lif is not None:
+                x = self.conv_neuron(name, block.reduce, block.lif, x)
+                self.spiking[-1] = f"{name}.lif"
+            return x
+        if isinstance(block, SpeckSCB | SpeckSRB) and block.conv1.conv.stride[0] != 1:
+            raise layer_error(name, TARGET, "strided blocks are not in the speck space")
+        if isinstance(block, SpeckSCB):
+            hh = self.conv_neuron(f"{name}.1", block.conv1, block.lif1, x)
+            x = self.conv_neuron(f"{name}.2", block.conv2, block.lif2, hh)
+        elif isinstance(block, SpeckSRB):
+            hh = self.conv_neuron(f"{name}.1", block.conv1, block.lif1, x)
+            x = self.conv_neuron(f"{name}.2", block.conv2, block.lif2,
+                                 (x, hh) if block.merge else hh)
+        else:
+            raise layer_error(name, TARGET, f"block {layer.active!r} is not a Speck block "
+                              "(speck_skip, speck_SCB_k*, speck_SRB_k*)")
+        self.spiking[-2:] = [f"{name}.lif1", f"{name}.lif2"]
+        return x
+
+
 def speck_network(net: SpikingNet) -> SpeckBuild:
     """Translate a ``speck`` space network (eval-mode BN folded) into sinabs modules; anything
     Speck cannot run raises :class:`ExportError` naming the layer."""
-    sl = _sinabs()
-    from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
-
     cfg = net.config
     T = int(cfg.timesteps)
     cin, h, w = (int(v) for v in cfg.input_shape)
     if (h, w) != (32, 32):
         raise ExportError(f"--to speck: input {cin}x{h}x{w}: expected Cx32x32 (the speck space)")
-    mods: dict[str, nn.Module] = {}
-    steps: list[tuple[str, str, tuple[str, ...]]] = []
-    spiking: list[str] = []
-
-    def key(name: str) -> str:
-        return name.replace(".", "__")
-
-    def add(name: str, module: nn.Module, srcs: tuple[str, ...]) -> str:
-        k = key(name)
-        mods[k] = module
-        steps.append((k, k, srcs))
-        return k
-
-    def neuron(name: str, m: nn.Module, src: str, conv: nn.Conv2d | nn.Linear) -> str:
-        if not isinstance(m, IF):
-            raise layer_error(name, TARGET, f"{type(m).__name__} is not Speck's IF neuron "
-                              "(no leak; build the network in the speck space)")
-        reset = MembraneReset() if m.reset == "zero" else MembraneSubtract()
-        iaf = sl.IAFSqueeze(num_timesteps=T, spike_threshold=1.0, spike_fn=SingleSpike,
-                            reset_fn=reset, min_v_mem=_min_v_mem(conv))
-        spiking.append(name)
-        return add(name, iaf, (src,))
-
-    def conv_neuron(name: str, cbn: ConvBN, lif: nn.Module, src: str | tuple[str, ...]) -> str:
-        conv = _conv(cbn)
-        srcs = (src,) if isinstance(src, str) else src
-        if len(srcs) > 1:
-            srcs = (add(f"{name}.merge", sl.Merge(), srcs),)
-        c = add(f"{name}.conv", conv, srcs)
-        return neuron(f"{name}.lif", lif, c, conv)
-
+    prog = _Program(T)
     stem = net.stem
     if not isinstance(stem, Stem) or stem.crop or len(stem.extra):
         raise ExportError("--to speck: the stem must be conv3x3 + IF on a 32x32 input")
     conv = _conv(stem.conv)
-    x = neuron("stem.lif", stem.lif, add("stem.conv", conv, ("input",)), conv)
+    x = prog.neuron("stem.lif", stem.lif, prog.add("stem.conv", conv, ("input",)), conv)
     for i, layer in enumerate(net.body):
         name = f"body.{i}"
         if isinstance(layer, Cell):
-            block = layer.ops[layer.active]
-            name = f"{name}.ops.{layer.active}"
-            if isinstance(block, SpeckSkip):
-                if block.reduce is not None and block.lif is not None:
-                    x = conv_neuron(name, block.reduce, block.lif, x)
-                    spiking[-1] = f"{name}.lif"
-                continue
-            if isinstance(block, SpeckSCB | SpeckSRB) and block.conv1.conv.stride[0] != 1:
-                raise layer_error(name, TARGET, "strided blocks are not in the speck space")
-            if isinstance(block, SpeckSCB):
-                hh = conv_neuron(f"{name}.1", block.conv1, block.lif1, x)
-                x = conv_neuron(f"{name}.2", block.conv2, block.lif2, hh)
-                spiking[-2:] = [f"{name}.lif1", f"{name}.lif2"]
-            elif isinstance(block, SpeckSRB):
-                hh = conv_neuron(f"{name}.1", block.conv1, block.lif1, x)
-                x = conv_neuron(f"{name}.2", block.conv2, block.lif2,
-                                (x, hh) if block.merge else hh)
-                spiking[-2:] = [f"{name}.lif1", f"{name}.lif2"]
-            else:
-                raise layer_error(name, TARGET, f"block {layer.active!r} is not a Speck block "
-                                  "(speck_skip, speck_SCB_k*, speck_SRB_k*)")
+            x = prog.block(name, layer, x)
         elif isinstance(layer, SumPool):
-            x = add(name, sl.SumPool2d(layer.kernel), (x,))
+            x = prog.add(name, prog.sl.SumPool2d(layer.kernel), (x,))
         else:
             raise layer_error(name, TARGET, f"{type(layer).__name__}: Speck pools only by "
                               "square sum-pooling (build the network in the speck space)")
@@ -202,10 +212,11 @@ def speck_network(net: SpikingNet) -> SpeckBuild:
     lin = nn.Linear(fc.in_features, fc.out_features, bias=False)
     with torch.no_grad():
         lin.weight.copy_(fc.weight.detach())
-    x = add("head.flatten", nn.Flatten(), (x,))
-    x = add("head.fcs.0", lin, (x,))
-    x = neuron("head.lifs.0", head.lifs[0], x, lin)
-    return SpeckBuild(SpeckProgram(mods, steps, x), spiking, T, (cin, h, w), head.num_classes)
+    x = prog.add("head.flatten", nn.Flatten(), (x,))
+    x = prog.add("head.fcs.0", lin, (x,))
+    x = prog.neuron("head.lifs.0", head.lifs[0], x, lin)
+    return SpeckBuild(SpeckProgram(prog.mods, prog.steps, x), prog.spiking, T, (cin, h, w),
+                      head.num_classes)
 
 
 def to_dynapcnn(build: SpeckBuild, *, discretize: bool = True) -> Any:
