@@ -175,6 +175,20 @@ def quantize_from(cfg: TrainConfig) -> int | None:
     return 0 if cfg.quantize_epochs is None else max(0, cfg.epochs - cfg.quantize_epochs)
 
 
+def _read_state(state_path: Path, fp: str) -> dict:
+    """The training state to resume from, written with the same settings (``fp``)."""
+    state = safe_torch_load(state_path)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{state_path}: not a training-state file (expected a mapping, "
+                              f"got {type(state).__name__}); rerun without --resume")
+    if state.get("fingerprint") != fp:
+        raise CheckpointError(
+            f"{state_path}: was written with other settings; rerun without --resume "
+            f"or with the same options (saved: {state.get('fingerprint')})"
+        )
+    return state
+
+
 def fit(
     net: SpikingNet,
     split: TensorSplit,
@@ -206,22 +220,8 @@ def fit(
     history: list[EpochStats] = []
     fp = _fingerprint(cfg, fingerprint or {})
     start_epoch = 0
-
-    def read_state() -> dict | None:
-        if not (resume and state_path.is_file()):
-            return None
-        state = safe_torch_load(state_path)
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{state_path}: not a training-state file (expected a mapping, "
-                                  f"got {type(state).__name__}); rerun without --resume")
-        if state.get("fingerprint") != fp:
-            raise CheckpointError(
-                f"{state_path}: was written with other settings; rerun without --resume "
-                f"or with the same options (saved: {state.get('fingerprint')})"
-            )
-        return state
-
-    state = distributed.broadcast_from_main(read_state)
+    state = distributed.broadcast_from_main(
+        lambda: _read_state(state_path, fp) if resume and state_path.is_file() else None)
     if state is not None:
         history, start_epoch = _restore(state, net, optimizer, state_path)
         if reporter:
