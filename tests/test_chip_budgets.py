@@ -19,7 +19,6 @@ from autosnn.app.chipcost import Budgets, ChipCost, ChipTarget
 from autosnn.app.cli import app
 from autosnn.core.errors import AutosnnError
 from autosnn.core.spaces import get_space
-from autosnn.search.select import SweepPoint, choose_lambda
 from hwsim import HwsimInputError, load_chip
 from hwsim.chip import builtin_chip_dir, parse_chip
 from tests.test_chipcost import ARCH, G, measured
@@ -187,10 +186,7 @@ def test_a_profile_budget_nothing_meets_is_one_line_naming_the_profile(
         c.reference_cost([measured(G, 100.0), measured(G, 50.0)])
     msg = str(info.value)
     assert "--max-energy" in msg and str(path) in msg and "\n" not in msg
-    points = [SweepPoint("0", 0.0, 0.9, math.inf, c.binding(measured(G, 100.0)))]
-    with pytest.raises(AutosnnError, match="--max-energy") as info:
-        choose_lambda(points, budgets=c.budgets.active)
-    assert str(path) in str(info.value)
+    assert "--max-energy" in (c.binding(measured(G, 100.0)) or "")
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from autosnn.core.build import build
 from autosnn.core.errors import AutosnnError
 from autosnn.core.spaces import get_space
 from autosnn.search.fitness import Evaluation, make_fitness
-from autosnn.search.select import SweepPoint, choose_lambda, knee
+from autosnn.search.select import SweepPoint, knee
 from hwsim.chip import builtin_chip_dir
 
 T = 4
@@ -110,28 +110,11 @@ SWEEP = [  # lambda, accuracy, cost: accuracy saturates while cost keeps falling
 ]
 
 
-def test_auto_lambda_with_budgets_picks_best_accuracy_within_them() -> None:
-    pts = [p if p.cost <= 6.0 else SweepPoint(p.key, p.lam, p.accuracy, p.cost, "energy > 6")
-           for p in SWEEP]
-    chosen, why = choose_lambda(pts, budgets=True)
-    assert chosen.key == "-0.08"  # 0 is more accurate but over budget
-    assert "within the budgets" in why
-
-
-def test_auto_lambda_without_budgets_picks_the_knee() -> None:
+def test_the_knee_is_the_point_farthest_above_the_cheapest_to_best_line() -> None:
     assert knee(SWEEP).key == "-0.16"  # big cost drop for 2 points of accuracy; then a cliff
-    chosen, why = choose_lambda(SWEEP, budgets=False)
-    assert chosen.key == "-0.16" and "knee" in why
     # a straight trade-off has no knee: the most accurate wins
     line = [SweepPoint(str(i), -i / 10, 0.5 + i / 10, 1.0 + i) for i in range(4)]
     assert knee(line).key == "3"
-
-
-def test_no_feasible_lambda_is_one_clear_error() -> None:
-    pts = [SweepPoint(p.key, p.lam, p.accuracy, p.cost, "cores 300 > --max-cores 128")
-           for p in SWEEP]
-    with pytest.raises(AutosnnError, match="max-cores"):
-        choose_lambda(pts, budgets=True)
 
 
 # -- typed refusals, the binding rule, floors --------------------------------------------------

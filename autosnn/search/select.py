@@ -1,17 +1,11 @@
-"""Choosing lambda for a chip: one winner per lambda of a sweep, then one lambda.
-
-Rule (stated in the README): with budgets, the lambda whose winner has the best D_val accuracy
-among the winners that meet every budget (ties: the lower cost, then the lambda closer to 0);
-without budgets, the knee of the winners' accuracy/cost front: accuracies and costs are scaled to
-[0, 1] over the feasible winners, and the knee is the winner farthest above the straight line
-from the cheapest winner to the most accurate one (if none lies above it, the most accurate).
-"""
+"""The knee of an accuracy/cost front, reported beside the finalist rule's choice
+(:mod:`autosnn.search.finalists`, which decides): accuracies and costs are scaled to [0, 1] over
+the feasible points, and the knee is the point farthest above the straight line from the
+cheapest to the most accurate one (if none lies above it, the most accurate)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from autosnn.core.errors import AutosnnError
 
 
 @dataclass(frozen=True)
@@ -27,25 +21,6 @@ class SweepPoint:
     @property
     def feasible(self) -> bool:
         return self.binding is None
-
-
-def choose_lambda(points: list[SweepPoint], *, budgets: bool) -> tuple[SweepPoint, str]:
-    """The chosen sweep point and a one-line reason."""
-    feasible = [p for p in points if p.feasible]
-    if not feasible:
-        tightest = min(points, key=lambda p: p.cost) if points else None
-        why = tightest.binding if tightest else "no lambda searched"
-        raise AutosnnError(
-            f"no lambda gives a feasible winner ({why}); give fewer channels (the widths "
-            "`hwsim fit` proposes), a board profile, or looser budgets"
-        )
-    if budgets:
-        best = max(feasible, key=lambda p: (p.accuracy, -p.cost, p.lam))
-        return best, (f"best D_val accuracy ({100 * best.accuracy:.2f}%) among the "
-                      f"{len(feasible)} of {len(points)} winners within the budgets")
-    best = knee(feasible)
-    return best, (f"knee of the accuracy/cost front of the {len(feasible)} feasible winners "
-                  "(farthest above the line from the cheapest to the most accurate)")
 
 
 def knee(points: list[SweepPoint]) -> SweepPoint:
