@@ -35,7 +35,7 @@ from autosnn.core.runtime import resolve_device
 from autosnn.core.spaces import SpaceSpec
 from autosnn.data import DatasetSplits
 from autosnn.data.preprocess import preprocess_from_extra
-from autosnn.data.spec import DataSpec, load_data
+from autosnn.data.spec import MIN_SEARCH_VAL, DataSpec, load_data
 from autosnn.search.evaluate import eval_batches
 from autosnn.search.evolution import Evaluator
 from autosnn.search.fitness import Evaluation, FitnessSpec, lambda_key, spike_cost
@@ -143,7 +143,7 @@ def open_search(supernet: Path, request: SearchRequest) -> Setup:
                 f"{supernet}: the super-network was trained with {key} {have[key]!r}, not "
                 f"{want!r}; the search uses the super-network's settings"
             )
-    splits = load_data(data)
+    splits = load_data(data, need={"val": MIN_SEARCH_VAL}, what="a search (it ranks on D_val)")
     setup = Setup(net, extra, data, splits, device, tuple(dict.fromkeys(request.lambdas)))
     if setup.ann and any(lam != 0 for lam in setup.lambdas):
         raise AutosnnError("the ANN variant (neuron relu) has no spikes: search it with --lambda 0")

@@ -17,7 +17,15 @@ import typer
 
 from autosnn.app.chipcost import METRICS, Budgets, check_chip
 from autosnn.app.cli.app import app
-from autosnn.app.cli.common import choices, even_channels, finite_in
+from autosnn.app.cli.common import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LIMIT,
+    choices,
+    even_channels,
+    finite_in,
+    seed_option,
+)
 from autosnn.app.pipeline import (
     ModelSpec,
     SearchRequest,
@@ -77,10 +85,6 @@ else:
     PrecisionName = choices("PrecisionName", list(PRECISIONS))
 # Ranges are checked here, at the boundary, before any data is loaded or memory allocated; the
 # upper bounds (autosnn.core.checkpoint) are generous limits against typos, not tuning advice.
-MAX_EPOCHS = 100_000
-MAX_BATCH = 65_536
-MAX_LIMIT = 10**9
-MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_SPIKE_REG = 100.0  # beyond this Adam's second moment overflows float32 and weights go NaN
 Space = Annotated[SpaceName, typer.Option("--space", help="Search space.")]
 Channels = Annotated[int | None, typer.Option("--channels", min=2, max=MAX_CHANNELS, callback=even_channels, help=f"Initial channels C, even, 2-{MAX_CHANNELS} (default: the preset's).")]
@@ -88,7 +92,7 @@ Timesteps = Annotated[int | None, typer.Option("--timesteps", min=1, max=MAX_TIM
 Epochs = Annotated[int | None, typer.Option("--epochs", min=1, max=MAX_EPOCHS, help="Training epochs, >= 1.")]
 BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, max=MAX_BATCH, help=f"Mini-batch size, 1-{MAX_BATCH}.")]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Use at most N samples per split, N >= 1 (default: the preset's).")]
-Seed = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed (split, init, sampling, search), 0-2^32-1.")]
+Seed = Annotated[int, seed_option()]
 Out = Annotated[Path, typer.Option("--out", help="Output folder (created; one run at a time per folder).")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")]
 PresetOpt = Annotated[PresetName, typer.Option("--preset", help="Defaults: quick (minutes on a CPU) or paper.")]
