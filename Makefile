@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_OUT ?= runs/demo
 
-.PHONY: test demo lint bench loihi clean
+.PHONY: test demo lint bench loihi speck clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,17 @@ $(LOIHI_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,loihi]'
 	$(BIN)/pip install -q --ignore-requires-python --no-deps lava-nc==0.10.0 lava-dl==0.6.0
 	touch $(LOIHI_STAMP)
+
+# sinabs (SynSense's Speck toolchain) for `autosnn export --to speck` and its tests. Installed
+# without its dependencies: it pins nir<=1.0.4 while autosnn needs >=1.0.7, and works with ours
+# (tests/test_export_speck.py, tests/test_speck_space.py; docs/exporters.md).
+SPECK_STAMP := $(VENV)/.installed-speck
+$(SPECK_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,speck]'
+	$(BIN)/pip install -q --no-deps sinabs==3.1.3
+	touch $(SPECK_STAMP)
+
+speck: $(SPECK_STAMP)
 
 loihi: $(LOIHI_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_export_lava.py
