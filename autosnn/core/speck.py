@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from autosnn.core.blocks import BLOCKS, ConvBN
+from autosnn.core.blocks import BLOCKS, SCB, ConvBN
 from autosnn.core.errors import AutosnnError
 from autosnn.core.layers import DOWNSAMPLING
 from autosnn.core.lowering import (
@@ -179,18 +179,9 @@ class SpeckSkip(nn.Module):
         return self.lif(self.reduce(x))
 
 
-class SpeckSCB(nn.Module):
-    """conv-BN-IF-conv-BN-IF: two Speck layers (BN folds into each conv's weight and bias)."""
-
-    def __init__(self, cin: int, cout: int, k: int, stride: int, neuron: str) -> None:
-        super().__init__()
-        self.conv1 = ConvBN(cin, cout, k, stride)
-        self.lif1 = make_neuron(neuron)
-        self.conv2 = ConvBN(cout, cout, k)
-        self.lif2 = make_neuron(neuron)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.lif2(self.conv2(self.lif1(self.conv1(x))))
+class SpeckSCB(SCB):
+    """autosnn's SCB with IF neurons, conv-BN-IF-conv-BN-IF: two Speck layers (BN folds into each
+    conv's weight and bias). Its own class so the Speck exporter and lowering know the block."""
 
 
 class SpeckSRB(nn.Module):
