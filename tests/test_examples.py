@@ -37,8 +37,15 @@ def test_cost_on_every_chip_names_why_a_chip_refuses(capsys: pytest.CaptureFixtu
 
 
 def test_search_for_a_chip_writes_a_report(tmp_path: Path) -> None:
-    report = load("search_for_a_chip").main(["--tiny", "--out", str(tmp_path)])
-    text = report.read_text()
+    # in its own process: run in pytest's, the search leaves the process in a state in which
+    # later tiny trainings crawl (a leak under investigation, see the issue notes)
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "search_for_a_chip.py"
+    subprocess.run([sys.executable, str(script), "--tiny", "--out", str(tmp_path)], check=True,
+                   capture_output=True, timeout=600)
+    text = (tmp_path / "report.md").read_text()
     assert "lambda chosen" in text and "loihi2" in text
 
 
