@@ -85,8 +85,9 @@ def load_supernet(path: Path) -> tuple[SpikingNet, dict]:
     if "spikes_avg" not in extra or "data" not in extra:
         raise AutosnnError(f"{path}: field extra: missing spikes_avg/data (not from autosnn supernet)")
     avg = extra["spikes_avg"]
+    ann = net.config.neuron == "relu"  # the ANN variant fires no spikes: its average is 0
     if (isinstance(avg, bool) or not isinstance(avg, int | float) or not math.isfinite(avg)
-            or avg <= 0):
+            or avg < 0 or (avg == 0 and not ann)):
         raise AutosnnError(f"{path}: field extra.spikes_avg: expected a finite number > 0 (the "
                            f"super-network's mean spikes per image), got {avg!r}"[:300])
     DataSpec.from_dict(extra["data"], where=str(path), field="extra.data")  # checked up front

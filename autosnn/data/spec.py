@@ -100,10 +100,10 @@ def _merge_train_val(splits: DatasetSplits) -> DatasetSplits:
 
 # Samples a split must hold before any work starts: an empty split silently gives accuracy 0
 # (and a "winner" chosen on nothing). A search ranks candidates by D_val accuracy in steps of
-# 1/len(D_val): below 10 images every step is 10 pp and candidates cannot be told apart at all
+# 1/len(D_val): below 5 images every step is 20 pp or more and the ranking is nothing but noise
 # (even at 400 images the standard error near 60 % is 2.4 pp; report.md shows the intervals).
 MIN_SAMPLES = {"train": 1, "val": 1, "test": 1}
-MIN_SEARCH_VAL = 10
+MIN_SEARCH_VAL = 5
 
 
 def require_samples(splits: DatasetSplits, need: dict[str, int], what: str) -> None:
