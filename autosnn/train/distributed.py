@@ -104,6 +104,24 @@ def _shutdown() -> None:
         dist.destroy_process_group()
 
 
+def finish(*, succeeded: bool) -> None:
+    """End the process group together: every rank waits for the others, then leaves.
+
+    Without the wait, rank 0 could tear its gloo pairs down while another rank was still
+    leaving; that rank's gloo thread then died with ``terminate called without an active
+    exception`` (SIGABRT: one CI run in ~10 of ``tests/test_distributed.py``). After a failure
+    the others may never arrive, so the wait is skipped and the group simply destroyed.
+    """
+    if not dist.is_available() or not dist.is_initialized():
+        return
+    if succeeded and dist.get_world_size() > 1:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(minutes=5), wait_all_ranks=True)
+        else:
+            dist.barrier()
+    dist.destroy_process_group()
+
+
 def barrier() -> None:
     """Wait for every rank (no-op in one process)."""
     if info().enabled:

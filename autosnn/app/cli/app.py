@@ -9,6 +9,7 @@ groups and typer's ``CliRunner`` included, behaves the same without a traceback.
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
@@ -89,5 +90,21 @@ def _root(
 
 
 def run_cli(argv: list[str] | None = None) -> None:
-    """Run the app (console-script entry point)."""
-    app(args=argv)
+    """Run the app (console-script entry point); under torchrun, the ranks leave together."""
+    try:
+        app(args=argv)
+    except SystemExit as done:
+        _leave_process_group(succeeded=done.code in (0, None))
+        raise
+    _leave_process_group(succeeded=True)
+
+
+def _leave_process_group(*, succeeded: bool) -> None:
+    """Under torchrun, end the process group on every rank together (see ``finish``).
+
+    Looked up in ``sys.modules`` so that commands that never train (``--help``, ``export``)
+    do not import torch just to learn there is no group.
+    """
+    distributed = sys.modules.get("autosnn.train.distributed")
+    if distributed is not None:
+        distributed.finish(succeeded=succeeded)
