@@ -37,8 +37,7 @@ def test_cost_on_every_chip_names_why_a_chip_refuses(capsys: pytest.CaptureFixtu
 
 
 def test_search_for_a_chip_writes_a_report(tmp_path: Path) -> None:
-    # in its own process: run in pytest's, the search leaves the process in a state in which
-    # later tiny trainings crawl (a leak under investigation, see the issue notes)
+    # run as a user runs it: its own process
     import subprocess
     import sys
 

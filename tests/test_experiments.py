@@ -33,16 +33,7 @@ def test_every_paper_table_of_the_issue_is_registered() -> None:
     assert want <= set(EXPERIMENTS.names())
 
 
-# Experiments that search and then retrain in one process crawl after the search (a state
-# leak found at the end of this session, see the issue notes): skipped with that reason until
-# it is found, so the suite cannot hang; table1/3/9 (no search) still run.
-_LEAK = pytest.mark.skip(reason="search-then-train in one process crawls (state leak, open)")
-_SEARCHING = {"table2", "table5", "table6", "table7"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[_LEAK] if n in _SEARCHING else [])
-    for n in sorted(PAPER_FIGURE, key=lambda n: int(n[5:]))])
+@pytest.mark.parametrize("name", sorted(PAPER_FIGURE, key=lambda n: int(n[5:])))
 def test_experiment_runs_end_to_end_and_reports_ours_beside_the_paper(name: str, root: Path) -> None:
     report = run_experiment(name, Settings(root=root, **TINY))
     text = report.read_text()

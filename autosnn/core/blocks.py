@@ -10,9 +10,11 @@ Names: ``skip``, ``SCB_k{3,5,7}``, ``SRB_k{3,5,7}``, ``SIB_k{3,5}_e{1,3,6}``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from autosnn.core.neuron import DEFAULT_NEURON, SpikingLayer, make_neuron
 from autosnn.core.registry import Registry
@@ -21,6 +23,34 @@ from autosnn.core.registry import Registry
 # to the block's class; a new candidate block is one ``BLOCKS.add`` (plus its NIR lowering).
 BlockFactory = Callable[[int, int, int, str], nn.Module]
 BLOCKS: Registry[BlockFactory] = Registry("block")
+
+
+def safe_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+                groups: int = 1) -> Tensor:
+    """``F.conv2d`` (dilation 1), with a strided 1x1 convolution computed as subsample-then-1x1.
+
+    Why: oneDNN's AVX2/AVX-512 1x1 backward-weights kernel, for channels_last inputs with fewer
+    input channels than its block (8 / 16) and a stride > 1, writes past its workspace
+    (uxlfoundation/oneDNN#6035, open). Measured here (torch 2.13, 2-core EPYC, AVX2): a tiny
+    C = 4 training hung in that kernel in ~1 run of 5 (both threads spinning at one
+    instruction); the issue reports wrong weight gradients where it does not hang. Subsampling
+    first gives the kernel unit stride, which it computes right; the sums are the same, and the
+    module (so every export) still says stride 2.
+    """
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    if weight.shape[-2:] == (1, 1) and (ph, pw) == (0, 0) and (sh, sw) != (1, 1):
+        return F.conv2d(x[:, :, ::sh, ::sw], weight, bias, 1, 0, 1, groups)
+    return F.conv2d(x, weight, bias, (sh, sw), (ph, pw), 1, groups)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(x)`` through :func:`safe_conv2d` (our convolutions: dilation 1, zero padding)."""
+    return safe_conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.groups)
 
 
 class ConvBN(nn.Module):
@@ -32,7 +62,7 @@ class ConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(cout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.bn(self.conv(x))
+        return self.bn(conv2d(self.conv, x))
 
 
 class SCB(nn.Module):
@@ -95,7 +125,7 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
+        return self.bn(torch.cat([conv2d(self.conv_a, x), conv2d(self.conv_b, shifted)], dim=1))
 
 
 class Skip(nn.Module):

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autosnn.core.blocks import ConvBN, FactorizedReduce
+from autosnn.core.blocks import ConvBN, FactorizedReduce, safe_conv2d
 from autosnn.core.errors import AutosnnError
 from autosnn.core.fixed_point import (
     DECAY_UNITY,
@@ -306,8 +306,8 @@ class QuantizedNet(nn.Module):
             raw_w, raw_b, bn = _raw_conv(op.source)
             if bn.training:
                 with torch.no_grad():
-                    _update_bn_stats(bn, F.conv2d(x.float(), raw_w.float(), raw_b, op.stride,
-                                                  op.padding, 1, op.groups))
+                    _update_bn_stats(bn, safe_conv2d(x.float(), raw_w.float(), raw_b, op.stride,
+                                                     op.padding, op.groups))
             w, b = fold_bn(raw_w, bn, raw_b, differentiable=True)
             return x, w, b, op
         raise QuantizeError(f"layer {node!r}: {op.kind} cannot feed a Loihi 2 neuron")
@@ -331,7 +331,7 @@ class QuantizedNet(nn.Module):
             # 2^16: every product and partial sum is an integer below 2^24, exact in float32
             w32 = wq.float()
             if geo is not None:
-                a = F.conv2d(x.float(), w32, None, geo.stride, geo.padding, 1, geo.groups)
+                a = safe_conv2d(x.float(), w32, None, geo.stride, geo.padding, geo.groups)
             else:
                 a = F.linear(x.float().flatten(1), w32)
             cur = a if cur is None else cur + a
