@@ -43,7 +43,7 @@ import autosnn
 from autosnn.app.experiments.results import read_result
 from autosnn.app.nas_search import load_supernet
 from autosnn.app.pipeline import model_from_winner
-from autosnn.core.checkpoint import MAX_CHANNELS, MAX_TIMESTEPS, content_digest
+from autosnn.core.checkpoint import MAX_CHANNELS, MAX_TIMESTEPS, content_digest, seal_state
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import AutosnnError
 from autosnn.core.spaces import get_space
@@ -1118,9 +1118,10 @@ def _state_edit(d: dict, edit: str) -> None:
     "rounds-nan"])
 def test_hand_edited_search_state_is_refused_in_one_line(base, tmp_path, edit):
     d = json.loads(base.state.read_text())
+    del d["sha256"]
     _state_edit(d, edit)
-    path = tmp_path / "search-state.json"
-    path.write_text(json.dumps(d, allow_nan=True))
+    path = tmp_path / "search-state.json"  # re-sealed: the edit reaches the field checks
+    path.write_text(json.dumps(seal_state(d), allow_nan=True))
 
     def read() -> str | None:
         _, states = load_search_state(path, base.fingerprint, base.space, base.search_cfg, {"0"})

@@ -1,7 +1,10 @@
 """Hand-edited resume files: ``train --resume`` on a damaged ``train-state.pt`` and ``search
 --resume`` on a damaged ``search-state.json`` end as exit code 2 with one line naming the file,
 no traceback, and the run's earlier outputs unchanged. Stale temp files of a killed run are
-removed on ``--resume`` and nowhere else."""
+removed on ``--resume`` and nowhere else.
+
+The edits here are re-sealed (:func:`autosnn.core.checkpoint.seal_state`), so they reach the
+field checks behind the SHA-256; an unsealed edit is damage (tests/test_state_checksums.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autosnn.core.checkpoint import seal_state
 from tests.test_hostile_checkpoints import HOSTILE, assert_clean_error, invoke, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,9 +57,9 @@ garbage = (st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=
 
 @st.composite
 def broken_train_states(draw, state: dict) -> tuple[str, object]:
-    """A train-state.pt edited by hand, broken by construction (fingerprint kept, so the
-    defect is what is reported)."""
-    s = dict(state)
+    """A train-state.pt edited by hand, broken by construction (fingerprint kept and the
+    content re-sealed, so the defect is what is reported)."""
+    s = {k: v for k, v in state.items() if k != "sha256"}
     field = draw(st.sampled_from(["top", "model", "model-key", "optimizer", "history",
                                   "history-rows", "epoch", "epoch-vs-history", "missing"]))
     if field == "top":
@@ -82,7 +86,7 @@ def broken_train_states(draw, state: dict) -> tuple[str, object]:
         s["epoch"] = draw(st.integers(1, 10**6))  # one epoch of history was written
     else:
         del s[draw(st.sampled_from(["model", "optimizer", "history", "epoch"]))]
-    return field, s
+    return field, seal_state(s)
 
 
 def _is_list(text: str) -> bool:
@@ -110,7 +114,8 @@ def test_hand_edited_train_state_is_one_line_naming_the_file(trained, tmp_path_f
 def test_train_state_with_other_settings_names_the_file(trained, tmp_path):
     state = torch.load(trained / "train-state.pt", weights_only=True)
     state["fingerprint"] = "{}"
-    torch.save(state, tmp_path / "train-state.pt")
+    torch.save(seal_state({k: v for k, v in state.items() if k != "sha256"}),
+               tmp_path / "train-state.pt")
     result = invoke(*TRAIN, "--epochs", "2", "--out", tmp_path, "--resume")
     assert_clean_error(result, str(tmp_path / "train-state.pt"))
     assert "other settings" in result.output
@@ -119,6 +124,7 @@ def test_train_state_with_other_settings_names_the_file(trained, tmp_path):
 @st.composite
 def broken_search_states(draw, doc: dict) -> tuple[str, bytes]:
     d = json.loads(json.dumps(doc))
+    del d["sha256"]
     field = draw(st.sampled_from(["top", "cache", "cache-row", "states", "state-field",
                                   "bytes"]))
     if field == "top":
@@ -135,7 +141,7 @@ def broken_search_states(draw, doc: dict) -> tuple[str, bytes]:
         key = next(iter(d["states"]))
         sub = draw(st.sampled_from(["pool", "top", "seen", "rounds", "rng_state"]))
         d["states"][key][sub] = draw(garbage.filter(lambda v: not isinstance(v, list)))
-    return field, json.dumps(d, allow_nan=True).encode()
+    return field, json.dumps(seal_state(d), allow_nan=True).encode()
 
 
 def _not_json(raw: bytes) -> bool:
@@ -178,8 +184,10 @@ def test_resume_removes_stale_temp_files_and_only_then(trained, tmp_path):
 
 
 def _edit_state(doc: dict, case: str) -> str:
-    """The hand edits of issue 24, each applied to a valid search state; returns JSON text."""
+    """The hand edits of issue 24, each applied to a valid search state and re-sealed;
+    returns JSON text."""
     d = json.loads(json.dumps(doc))
+    del d["sha256"]
     key = next(iter(d["states"]))
     state = d["states"][key]
     if case == "unknown block":
@@ -202,7 +210,7 @@ def _edit_state(doc: dict, case: str) -> str:
         d["states"]["-0.5"] = state
     elif case == "cache names an unknown block":
         d["cache"][0][0] = "bogus," + d["cache"][0][0].split(",", 1)[1]
-    return json.dumps(d, allow_nan=True)
+    return json.dumps(seal_state(d), allow_nan=True)
 
 
 @pytest.mark.parametrize("case", [

@@ -166,6 +166,68 @@ def content_digest(meta: str, state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def canonical_json(obj: Any) -> str:
+    """The one text a document's checksum is taken over: sorted keys, no whitespace (so how a
+    file was indented, or in which order a reader's dict holds the keys, never matters)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def state_digest(obj: Any) -> str:
+    """SHA-256 of a resume state's content by :func:`content_digest`'s one scheme: the metadata
+    text is the canonical JSON of ``obj`` with every tensor replaced by a numbered reference,
+    and the tensors are those references. A state without tensors (``search-state.json``) is
+    thus the SHA-256 of its canonical JSON. Raises TypeError/ValueError on content JSON cannot
+    hold (the writer never produces it; a reader treats it as damage)."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            name = f"t{len(tensors):09d}"  # numbered in a fixed walk: sorted keys, list order
+            tensors[name] = x
+            return {"\0tensor": name}
+        if isinstance(x, dict):
+            return {k: strip(x[k]) for k in sorted(x)}
+        if isinstance(x, list | tuple):
+            return [strip(v) for v in x]
+        return x
+
+    return content_digest(canonical_json(strip(obj)), tensors)
+
+
+def seal_state(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with the ``sha256`` field :func:`check_state` verifies: what every resume state
+    writer (training ``*-state.pt``, ``search-state.json``) stores."""
+    return {**obj, "sha256": state_digest(obj)}
+
+
+def check_state(path: str | Path, obj: Any, *, redo: str = "rerun without --resume") -> dict:
+    """The content of a resume state read back from ``path``, its ``sha256`` verified (without
+    that field). Nothing is resumed from a state that was changed after our writer wrote it: a
+    flipped byte or a hand edit is one :class:`CheckpointError` line saying so.
+
+    A state without the field (written by an autosnn from before state checksums, or by hand)
+    is refused too, not trusted: its content cannot be told apart from an edited one, and the
+    field checks behind the digest are a second line of defence, not a proof. The message says
+    how to proceed (``redo``: start the run over; a run that ended has its outputs already)."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not a resume state (expected a mapping, got "
+                              f"{type(obj).__name__}); {redo}")
+    sha = obj.get("sha256")
+    if sha is None:
+        raise CheckpointError(f"{path}: field sha256: missing (written by an autosnn from before "
+                              "state checksums, or not by autosnn): it cannot be checked for "
+                              f"damage, so it is not resumed; {redo}")
+    rest = {k: v for k, v in obj.items() if k != "sha256"}
+    try:
+        digest = state_digest(rest)
+    except Exception:  # noqa: BLE001  content our writer never writes (a 10**5000, a sparse tensor)
+        digest = None
+    if digest != sha:
+        raise CheckpointError(f"{path}: damaged: changed outside autosnn's writer (its content "
+                              f"does not match the SHA-256 written with it); {redo}")
+    return rest
+
+
 def save(model: SpikingNet, path: str | Path, *, extra: dict[str, Any] | None = None) -> None:
     """Write ``model`` (weights + architecture config + optional JSON-able ``extra``) to ``path``,
     with the digest of its content."""

@@ -3,7 +3,9 @@
 Evaluations are cached per architecture (accuracy and spikes do not depend on lambda), so a
 second lambda re-uses every architecture the first one evaluated; only the fitness is
 recomputed. The checkpoint (``search-state.json``) holds the cache in evaluation order and each
-lambda's :class:`~autosnn.search.evolution.SearchState`; it is written atomically after each round.
+lambda's :class:`~autosnn.search.evolution.SearchState`; it is written atomically after each round,
+with a ``sha256`` field over the canonical JSON of the rest
+(:func:`~autosnn.core.checkpoint.seal_state`), so a resume refuses a file changed since.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autosnn.core.checkpoint import check_state, seal_state
 from autosnn.core.config import SearchConfig
 from autosnn.core.errors import CheckpointError
 from autosnn.core.progress import Reporter
@@ -47,19 +50,21 @@ class MultiSearch:
 
 def _save(path: Path, fingerprint: str, cache: CachedEvaluator,
           states: dict[str, SearchState]) -> None:
-    write_json(path, {
+    write_json(path, seal_state({
         "fingerprint": fingerprint,
         "cache": [[genotype_text(g), e.accuracy, e.spikes, e.activity]
                   for g, e in cache.cache.items()],
         "states": {k: s.to_dict() for k, s in states.items()},
-    })
+    }))
 
 
 def _load(path: Path, fingerprint: str, space: SpaceSpec, cfg: SearchConfig,
           keys: set[str]) -> tuple[dict, dict[str, SearchState]]:
     """Read a search checkpoint; a damaged or hand-edited file is one line naming the file.
-    Everything is checked (genotypes against ``space``, rounds against ``cfg``, only the
-    lambdas ``keys`` of this search) before the search resumes, so nothing is written from a
+    Its ``sha256`` is verified first (a file without one, from an autosnn before state
+    checksums, is refused with how to proceed: :func:`~autosnn.core.checkpoint.check_state`);
+    then, behind the digest, everything is checked (genotypes against ``space``, rounds
+    against ``cfg``, only the lambdas ``keys`` of this search) before the search resumes, so nothing is written from a
     state that would fail later."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -69,6 +74,7 @@ def _load(path: Path, fingerprint: str, space: SpaceSpec, cfg: SearchConfig,
     if not isinstance(d, dict):
         raise CheckpointError(f"{path}: expected a JSON object (a search checkpoint), got "
                               f"{type(d).__name__}; rerun without --resume")
+    d = check_state(path, d)
     if d.get("fingerprint") != fingerprint:
         raise CheckpointError(
             f"{path}: written by a search with other settings; rerun without --resume or with "

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from autosnn.core.checkpoint import atomic_torch_save, safe_torch_load
+from autosnn.core.checkpoint import atomic_torch_save, check_state, safe_torch_load, seal_state
 from autosnn.core.config import TrainConfig
 from autosnn.core.errors import AutosnnError, CheckpointError
 from autosnn.core.network import SpikingNet
@@ -176,11 +176,13 @@ def quantize_from(cfg: TrainConfig) -> int | None:
 
 
 def _read_state(state_path: Path, fp: str) -> dict:
-    """The training state to resume from, written with the same settings (``fp``)."""
-    state = safe_torch_load(state_path)
-    if not isinstance(state, dict):
+    """The training state to resume from, written with the same settings (``fp``) and
+    unchanged since (its SHA-256: :func:`~autosnn.core.checkpoint.check_state`)."""
+    obj = safe_torch_load(state_path)
+    if not isinstance(obj, dict):
         raise CheckpointError(f"{state_path}: not a training-state file (expected a mapping, "
-                              f"got {type(state).__name__}); rerun without --resume")
+                              f"got {type(obj).__name__}); rerun without --resume")
+    state = check_state(state_path, obj)
     if state.get("fingerprint") != fp:
         raise CheckpointError(
             f"{state_path}: was written with other settings; rerun without --resume "
@@ -284,14 +286,15 @@ def _restore(state: dict, net: nn.Module, optimizer: torch.optim.Optimizer,
 
 def _save_state(net: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
                 history: list[EpochStats], fp: str, state_path: Path) -> None:
-    """The per-epoch resume checkpoint (weights, optimizer, history, settings fingerprint)."""
+    """The per-epoch resume checkpoint (weights, optimizer, history, settings fingerprint),
+    sealed with the SHA-256 of that content (:func:`~autosnn.core.checkpoint.seal_state`)."""
     atomic_torch_save(
-        {
+        seal_state({
             "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "epoch": epoch,
             "history": json.dumps([asdict(h) for h in history]),
             "fingerprint": fp,
-        },
+        }),
         state_path,
     )
