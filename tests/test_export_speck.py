@@ -78,15 +78,20 @@ def test_verify_reports_class_agreement_with_an_interval(trained) -> None:
     x, _ = _data(64, 2)
     checks = get_exporter("speck").verify(trained, None, x)
     by = {c.consumer: c for c in checks}
-    assert set(by) == {"sinabs float", "sinabs discretised (Speck)"}
+    fl = by["sinabs float vs float model"]
+    qd = by["sinabs discretised (Speck) vs discretised model (QAT forward)"]
+    info = by["sinabs discretised (Speck) vs float model"]
+    assert len(by) == 3
     # same arithmetic in float: every image's class agrees
-    assert by["sinabs float"].class_agreement == 1.0
+    assert fl.class_agreement == 1.0
     names = [n for n, _ in trained.active_spiking_layers()]
-    assert list(by["sinabs float"].cosine) == names  # every Speck layer compared to ours
-    assert min(by["sinabs float"].cosine.values()) > 0.99
-    disc = by["sinabs discretised (Speck)"]
-    assert disc.class_agreement >= 0.95
-    assert "/64 images, 95% interval" in disc.note
+    assert list(fl.cosine) == names  # every Speck layer compared to ours
+    assert min(fl.cosine.values()) > 0.99
+    # our discretised forward is sinabs's discretised network, spike for spike
+    assert qd.class_agreement == 1.0 and list(qd.mismatch) == names
+    assert max(qd.mismatch.values()) == 0.0
+    assert info.class_agreement >= 0.95 and info.threshold == 0.0 and info.passed
+    assert "/64 images, 95% interval" in info.note and "informative" in info.note
 
 
 def test_wilson_interval() -> None:

@@ -377,11 +377,39 @@ QUANTIZERS: Registry[Callable[[SpikingNet], nn.Module]] = Registry("quantisation
 QUANTIZERS.add("loihi2", QuantizedNet)
 
 
+def _speck(net: SpikingNet) -> nn.Module:
+    """sinabs's discretised Speck network (:mod:`autosnn.train.quantize_speck`)."""
+    from autosnn.train.quantize_speck import SpeckQuantizedNet
+
+    return SpeckQuantizedNet(net)
+
+
+QUANTIZERS.add("speck", _speck)
+# the space each target's arithmetic applies to (None: any space its quantiser accepts)
+QUANTIZE_SPACE: dict[str, str | None] = {"loihi2": None, "speck": "speck"}
+
+
 def check_quantize(name: str | None) -> None:
     """One line naming the option and the valid targets for an unknown ``--quantize``."""
     if name is not None and name not in QUANTIZERS:
         raise AutosnnError(f"--quantize {name!r}: expected one of "
                            f"{', '.join(QUANTIZERS.names())}")
+
+
+def check_quantize_space(name: str | None, space: str | None) -> None:
+    """One line when ``--quantize name`` cannot apply to a network of ``space`` (None: a zoo
+    model): Speck's discretisation is for speck-space networks, Loihi 2's PLIF arithmetic is not
+    (the speck space's IF neurons have no Loihi 2 quantisation)."""
+    if name is None:
+        return
+    check_quantize(name)
+    want = QUANTIZE_SPACE.get(name)
+    if want is not None and space != want:
+        raise AutosnnError(f"--quantize {name}: needs a network of the {want} space, got "
+                           f"{space or 'a zoo model'!r} (train it with --space {want})")
+    if want is None and space == "speck":
+        raise AutosnnError(f"--quantize {name}: a speck-space network has IF neurons, not "
+                           f"{name}'s; use --quantize speck")
 
 
 def quantized(net: SpikingNet, name: str) -> nn.Module:

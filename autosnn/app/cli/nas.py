@@ -307,11 +307,11 @@ def train_cmd(
     neuron: Annotated[NeuronKind, typer.Option("--neuron", help="Neuron: relu is the ANN variant.")] = NeuronKind("plif"),
     sync_bn: SyncBN = False,
     quiet: Quiet = False,
-    quantize: Annotated[str | None, typer.Option("--quantize", help="Quantisation-aware training for a chip (loihi2): the forward pass runs the chip's integer arithmetic, so its export rounds nothing training did not see.")] = None,
+    quantize: Annotated[str | None, typer.Option("--quantize", help="Quantisation-aware training for a chip: loihi2 (PLIF spaces) or speck (the speck space: sinabs's discretised network); the forward pass runs the chip's integer arithmetic, so its export rounds nothing training did not see.")] = None,
     quantize_epochs: Annotated[int | None, typer.Option("--quantize-epochs", min=1, max=MAX_EPOCHS, help="With --quantize: only the last N epochs (default: the whole run).")] = None,
 ) -> None:
     """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt."""
-    from autosnn.train.quantize import check_quantize
+    from autosnn.train.quantize import check_quantize, check_quantize_space
 
     check_quantize(quantize)
     if quantize_epochs is not None and quantize is None:
@@ -333,6 +333,7 @@ def train_cmd(
                          neuron=neuron.value,
                          timesteps=timesteps if timesteps is not None else p.timesteps,
                          genotype=genotype, zoo=model.value if model else None)
+    check_quantize_space(quantize, None if spec.zoo else spec.space)
     reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
         with _one_writer(out, "train", resume=resume, reporter=reporter, device=device):
