@@ -37,7 +37,7 @@ from autosnn.data import DatasetSplits
 from autosnn.data.preprocess import preprocess_from_extra
 from autosnn.data.spec import MIN_SEARCH_VAL, DataSpec, load_data
 from autosnn.search.evaluate import eval_batches
-from autosnn.search.evolution import Evaluator
+from autosnn.search.evolution import Evaluator, check_pool
 from autosnn.search.fitness import Evaluation, FitnessSpec, lambda_key, spike_cost
 from autosnn.search.lambdas import STATE_FILE, MultiSearch, search_lambdas
 from autosnn.search.outputs import extract_winner, plot_pareto
@@ -130,8 +130,13 @@ class ChipSetup:
 
 
 def open_search(supernet: Path, request: SearchRequest) -> Setup:
-    """Load the super-network and its data; refuse settings the super-network contradicts."""
+    """Load the super-network and its data; refuse settings the super-network contradicts
+    (a ``--pool`` larger than its space too, before the data is loaded)."""
     net, extra = load_supernet(supernet)
+    try:
+        check_pool(request.config, net.search_space(), name="--pool")
+    except ValueError as exc:
+        raise AutosnnError(f"{exc} (the super-network {supernet})") from None
     device = resolve_device(request.device)
     net = net.to(device)
     data = override(DataSpec.from_dict(extra["data"], where=str(supernet), field="extra.data"),

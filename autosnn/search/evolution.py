@@ -14,6 +14,12 @@ architectures up to the pool size. An architecture already evaluated (or already
 pool) is never added again: each child is retried at most ``max_tries`` times, then skipped, and
 the pool is filled randomly.
 
+Every loop that draws until it finds something new is bounded, and a pool that comes out short
+says why (:attr:`SearchState.note`, handed to ``run_search``'s ``on_note``): children skipped
+after ``max_tries`` tries, the random fill stopped after ``max_tries`` misses per slot, every
+architecture of the space drawn, or ``MAX_REJECTS_PER_SLOT`` inadmissible draws per slot. A pool
+larger than the space is refused up front (:func:`check_pool`): the fill could never complete it.
+
 An optional ``admissible`` predicate (e.g. "maps onto the target chip", a structural check much
 cheaper than an evaluation) rejects architectures before they are evaluated: rejected children
 count as failed tries, rejected random draws are redrawn. Without it the search is exactly the
@@ -42,11 +48,14 @@ MAX_REJECTS_PER_SLOT = 200
 
 
 def mutate(parent: Genotype, space: SpaceSpec, prob: float, rng: random.Random) -> Genotype:
-    """Resample each slot, with probability ``prob``, to a candidate different from the parent's."""
+    """Resample each slot, with probability ``prob``, to a candidate different from the parent's
+    (a space of one candidate has none: the slot stays)."""
     child = list(parent)
     for i, name in enumerate(parent):
         if rng.random() < prob:
-            child[i] = rng.choice([c for c in space.candidates if c != name])
+            others = [c for c in space.candidates if c != name]
+            if others:
+                child[i] = rng.choice(others)
     return tuple(child)
 
 
@@ -69,6 +78,10 @@ class SearchState:
     top: list[Genotype] = field(default_factory=list)  # P_top, fittest first
     seen: list[Genotype] = field(default_factory=list)  # evaluated, in order
     rounds: list[int] = field(default_factory=list)  # round of each entry of ``seen``
+
+    # Why this state's ``pool`` came out short of ``pool_size`` (None: it did not). Reported by
+    # the caller as it happens; not saved (a resumed search redraws nothing, so has no news).
+    note: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         if self.rng_state is None:
@@ -159,40 +172,66 @@ def _rng_state(value: object) -> tuple[Any, ...]:
     return (version, tuple(words), gauss)
 
 
+def check_pool(cfg: SearchConfig, space: SpaceSpec, name: str = "pool_size") -> None:
+    """A ValueError (naming ``name``, the value and the space's size) when the evaluation pool
+    is larger than the space: no architecture is evaluated twice, so such a pool can never be
+    filled, and drawing for it costs the whole space's evaluations before saying anything."""
+    if cfg.pool_size > space.size:
+        raise ValueError(f"{name} {cfg.pool_size}: larger than the {space.size:,} distinct "
+                         f"architectures of space {space.name} (none is evaluated twice); "
+                         f"expected at most {space.size}")
+
+
 def _random_fill(pool: list[Genotype], taken: set[Genotype], target: int, space: SpaceSpec,
-                 rng: random.Random, max_tries: int, admissible: Admissible | None = None) -> None:
+                 rng: random.Random, max_tries: int,
+                 admissible: Admissible | None = None) -> str | None:
+    """Append random unseen (admissible) architectures to ``pool`` up to ``target``; at most
+    ``max_tries`` misses and ``MAX_REJECTS_PER_SLOT`` rejections per slot. Returns why the pool
+    is short, or None when it is full."""
     misses = rejected = 0
-    while len(pool) < target and len(taken) < space.size:
+    while len(pool) < target:
+        if len(taken) >= space.size:
+            return (f"random fill: every one of the {space.size:,} architectures of the space "
+                    f"has been drawn; the pool holds {len(pool)} of {target}")
         g = space.sample(rng)
         if g in taken:
             misses += 1
             if misses > max_tries * target:  # the space is (nearly) exhausted
-                break
+                return (f"random fill stopped after {misses:,} draws of architectures already "
+                        f"taken ({max_tries} per slot; {len(taken):,} of {space.size:,} taken): "
+                        f"the pool holds {len(pool)} of {target}")
             continue
         taken.add(g)
         if admissible is not None and not admissible(g):
             rejected += 1
             if rejected > MAX_REJECTS_PER_SLOT * target:
-                break
+                return (f"random fill stopped after {rejected:,} draws rejected before "
+                        f"evaluation ({MAX_REJECTS_PER_SLOT} per slot): the pool holds "
+                        f"{len(pool)} of {target}")
             continue
         pool.append(g)
+    return None
 
 
 def init_state(space: SpaceSpec, cfg: SearchConfig, seed: int,
                admissible: Admissible | None = None) -> SearchState:
-    """Round 1's P_eval: ``pool_size`` random unique (admissible) architectures."""
+    """Round 1's P_eval: ``pool_size`` random unique (admissible) architectures (a pool larger
+    than the space is a ValueError: :func:`check_pool`)."""
+    check_pool(cfg, space)
     rng = random.Random(seed)
     pool: list[Genotype] = []
-    _random_fill(pool, set(), cfg.pool_size, space, rng, cfg.max_tries, admissible)
-    return SearchState(rng_state=rng.getstate(), pool=pool)
+    note = _random_fill(pool, set(), cfg.pool_size, space, rng, cfg.max_tries, admissible)
+    return SearchState(rng_state=rng.getstate(), pool=pool, note=note)
 
 
-def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig,
-               rng: random.Random, admissible: Admissible | None = None) -> list[Genotype]:
+def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig, rng: random.Random,
+               admissible: Admissible | None = None) -> tuple[list[Genotype], str | None]:
+    """The next P_eval and why it is short of ``pool_size`` (None when it is not)."""
     taken = set(state.seen)
     pool: list[Genotype] = []
+    skipped: dict[str, int] = {}
 
-    def offer(make: Callable[[], Genotype]) -> None:
+    def offer(make: Callable[[], Genotype], kind: str) -> None:
         for _ in range(cfg.max_tries):
             child = make()
             if child in taken:
@@ -201,19 +240,24 @@ def _next_pool(state: SearchState, space: SpaceSpec, cfg: SearchConfig,
             if admissible is None or admissible(child):
                 pool.append(child)
                 return
+        skipped[kind] = skipped.get(kind, 0) + 1
 
     if cfg.method == "evolution" and state.top:
         top = state.top
         for _ in range(cfg.mutations):
-            offer(lambda: mutate(rng.choice(top), space, cfg.mutation_prob, rng))
+            offer(lambda: mutate(rng.choice(top), space, cfg.mutation_prob, rng), "mutation")
         if len(top) >= 2:
             for _ in range(cfg.crossovers):
                 def cross() -> Genotype:
                     a, b = rng.sample(top, 2)
                     return crossover(a, b, rng)
-                offer(cross)
-    _random_fill(pool, taken, cfg.pool_size, space, rng, cfg.max_tries, admissible)
-    return pool
+                offer(cross, "crossover")
+    short = _random_fill(pool, taken, cfg.pool_size, space, rng, cfg.max_tries, admissible)
+    notes = [f"{n} {kind}{'s' if n > 1 else ''} skipped after {cfg.max_tries} tries each gave "
+             "only architectures already evaluated (or rejected)" for kind, n in skipped.items()]
+    if short:
+        notes.append(short)
+    return pool, "; ".join(notes) or None
 
 
 def search_round(
@@ -244,7 +288,7 @@ def search_round(
         raise TypeError("SearchState.rng_state is None: no generator state to continue from")
     rng.setstate(state.rng_state)
     if rnd < cfg.rounds:
-        new.pool = _next_pool(new, space, cfg, rng, admissible)
+        new.pool, new.note = _next_pool(new, space, cfg, rng, admissible)
     new.rng_state = rng.getstate()
     return new
 
@@ -270,16 +314,24 @@ def run_search(
     state: SearchState | None = None,
     on_round: Callable[[SearchState], None] | None = None,
     admissible: Admissible | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> SearchState:
-    """Run (or continue) a search to the end; ``on_round`` sees the state after every round.
+    """Run (or continue) a search to the end; ``on_round`` sees the state after every round,
+    ``on_note`` why a pool came out short (and so why the search may end early).
 
-    ``evaluate`` should cache (P_top members are looked up again every round).
+    ``evaluate`` should cache (P_top members are looked up again every round). A pool larger
+    than the space is a ValueError before anything is drawn or evaluated (:func:`check_pool`).
     """
+    check_pool(cfg, space)
     state = state or init_state(space, cfg, seed, admissible)
+    if state.note and on_note:
+        on_note(state.note)
     while not finished(state, cfg):
         state = search_round(state, space, cfg, evaluate, fitness, admissible)
         if on_round:
             on_round(state)
+        if state.note and on_note:
+            on_note(state.note)
     return state
 
 

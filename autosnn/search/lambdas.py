@@ -172,8 +172,12 @@ def search_lambdas(
                 )
             progress.update(calls=cache.calls, t0=time.perf_counter())
 
+        def on_note(note: str, key: str = key) -> None:  # why a pool came out short
+            if reporter:
+                reporter.log(f"lambda={key}: {note}")
+
         states[key] = run_search(space, cfg, cache, fitness, seed=seed, state=states.get(key),
-                                 on_round=on_round, admissible=admissible)
+                                 on_round=on_round, admissible=admissible, on_note=on_note)
         if reporter:
             reporter.finish(task)
         seconds[key] = time.perf_counter() - start
