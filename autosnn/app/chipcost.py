@@ -345,6 +345,14 @@ class ChipCost:
             )
         return sum(costs) / len(costs)
 
+    def deploy_target(self) -> dict[str, Any]:
+        """What a winner file carries so that the retrained network can be held to the same
+        chip and budgets (:mod:`autosnn.app.deployed`): the profile as given (a YAML path
+        reloads), placement, metric, the budgets in force and where each came from."""
+        return {"profile": self.target.chip, "placement": self.target.placement,
+                "metric": self.target.metric, "budgets": self.budgets.to_dict(),
+                "budget_origins": self.budgets.origins()}
+
     def summary(self, e: Evaluation) -> dict[str, Any]:
         """JSON-able chip figures of one candidate (winner files, report)."""
         rec = self.record(e)

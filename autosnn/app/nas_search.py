@@ -306,6 +306,8 @@ def write_outputs(outcome: SearchOutcome, setup: Setup, chip: ChipSetup | None,
     write_json(out / "search.json", outcome.to_json())
     for w in [*outcome.winners.values(), *([outcome.deploy] if outcome.deploy else [])]:
         doc = w.to_json()
+        if chip is not None:  # what `autosnn train --winner` checks the retrained network against
+            doc["chip"] = {**doc["chip"], **chip.model.deploy_target()}
         write_json(out / w.checkpoint.replace(".pt", ".json"), doc)
         model = extract_winner(net, w.genotype, neuron="plif")
         autosnn.save(model, out / w.checkpoint, extra={

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 import autosnn
+from autosnn.app.deployed import BudgetCheck
 from autosnn.app.nas_search import SearchRequest, load_supernet, run_search
 from autosnn.core.config import EVAL_BATCH_SIZE, TrainConfig
 from autosnn.core.errors import AutosnnError
@@ -32,8 +33,8 @@ from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
 from safeio import atomic_write, write_json
 
-__all__ = ["ModelSpec", "SearchRequest", "load_supernet", "model_from_winner", "run_eval",
-           "run_search", "run_supernet", "run_train"]
+__all__ = ["BudgetCheck", "ModelSpec", "SearchRequest", "load_supernet", "model_from_winner",
+           "read_winner", "run_eval", "run_search", "run_supernet", "run_train"]
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,8 @@ TRAIN_STATE_FILE = "train-state.pt"
 MODEL_FILE = "model.pt"
 
 
-def model_from_winner(path: Path) -> ModelSpec:
-    """The :class:`ModelSpec` of a ``winner-<lambda>.json`` (or a winner ``.pt``) file."""
+def read_winner(path: Path) -> dict[str, Any]:
+    """The content of a ``winner-<lambda>.json`` (or a winner ``.pt``'s ``extra.winner``)."""
     if not path.is_file():  # a FIFO would block the read forever
         raise AutosnnError(f"{path}: " + ("not a regular file" if path.exists()
                                           else "no such winner file"))
@@ -127,6 +128,12 @@ def model_from_winner(path: Path) -> ModelSpec:
             raise AutosnnError(f"{path}: not a winner checkpoint (extra.winner missing)")
     if not isinstance(w, dict):
         raise AutosnnError(f"{path}: expected a JSON object (a winner-<lambda>.json file)")
+    return w
+
+
+def model_from_winner(path: Path) -> ModelSpec:
+    """The :class:`ModelSpec` of a ``winner-<lambda>.json`` (or a winner ``.pt``) file."""
+    w = read_winner(path)
     from autosnn.core.checkpoint import MAX_CHANNELS, MAX_TIMESTEPS, int_field
 
     try:
@@ -177,11 +184,15 @@ def run_train(
     reporter: Reporter | None = None,
     sync_bn: bool = False,
     full_train: bool = True,
+    budget: BudgetCheck | None = None,
 ) -> dict:
     """Train an architecture from scratch, evaluate on the test split, write
     ``out/model.pt`` (loadable by ``autosnn.load``/``export``) and ``out/train.json``.
     ``full_train`` (default): on the whole training set, D_train + D_val, as the paper retrains
-    (A.1.3); False: on D_train only. Under torchrun every rank trains; rank 0 evaluates and writes."""
+    (A.1.3); False: on D_train only. Under torchrun every rank trains; rank 0 evaluates and writes.
+    ``budget`` (a chip-search winner): the trained network is costed on the winner's chip and,
+    over a budget, fine-tuned towards it (:mod:`autosnn.app.deployed`); ``train.json`` records
+    both under ``"budget"``."""
     from autosnn.search.evaluate import evaluate
     from autosnn.train.fit import fit
 
@@ -202,11 +213,15 @@ def run_train(
     result = distributed.broadcast_from_main(
         lambda: evaluate(net, splits.test, batch_size=train.eval_batch_size))
     eval_s = time.perf_counter() - t0
+    deployed = None
+    if budget is not None and model.genotype is not None:
+        deployed, result = _budgeted(budget, net, model, splits, train, reporter, result)
     summary = {
         "model": what, "config": json.loads(net.config.to_json()), "data": data.to_dict(),
         "train": asdict(train), "history": [asdict(h) for h in history],
         "test_accuracy": result.accuracy, "test_spikes": result.spikes,
         "test_samples": result.samples, "train_seconds": train_s, "eval_seconds": eval_s,
+        **({"budget": deployed} if deployed is not None else {}),
     }
     if distributed.is_main():
         autosnn.save(net, out / MODEL_FILE, extra={k: summary[k] for k in (
@@ -216,6 +231,30 @@ def run_train(
     reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
                  f"({result.samples} samples); wrote {out / MODEL_FILE}")
     return summary
+
+
+def _budgeted(budget: BudgetCheck, net: SpikingNet, model: ModelSpec, splits: DatasetSplits,
+              train: TrainConfig, reporter: Reporter, result: Any) -> tuple[dict, Any]:
+    """The deployed-network budget check (and fine-tuning) after training; the test result
+    after it (evaluated again only when the network was fine-tuned)."""
+    from autosnn.app.deployed import check_deployed
+    from autosnn.search.evaluate import evaluate
+
+    assert model.genotype is not None
+    from autosnn.core.spaces import get_space
+
+    genotype = tuple(get_space(model.space).parse(model.genotype))
+    record = check_deployed(budget, net, model.space, genotype, splits.train, splits.val, train,
+                            reporter)
+    before = result
+    if record["rounds"]:
+        result = distributed.broadcast_from_main(
+            lambda: evaluate(net, splits.test, batch_size=train.eval_batch_size))
+    record["before"]["test_accuracy"] = before.accuracy
+    record["after"]["test_accuracy"] = result.accuracy
+    if record["message"]:
+        reporter.log(record["message"])
+    return record, result
 
 
 def run_eval(

@@ -26,10 +26,14 @@ from autosnn.app.cli.common import (
     finite_in,
     seed_option,
 )
+from autosnn.app.deployed import MAX_ROUNDS as MAX_BUDGET_ROUNDS
+from autosnn.app.deployed import budget_lines, target_from_winner
 from autosnn.app.pipeline import (
+    BudgetCheck,
     ModelSpec,
     SearchRequest,
     model_from_winner,
+    read_winner,
     run_eval,
     run_search,
     run_supernet,
@@ -309,8 +313,14 @@ def train_cmd(
     quiet: Quiet = False,
     quantize: Annotated[str | None, typer.Option("--quantize", help="Quantisation-aware training for a chip: loihi2 (PLIF spaces) or speck (the speck space: sinabs's discretised network); the forward pass runs the chip's integer arithmetic, so its export rounds nothing training did not see.")] = None,
     quantize_epochs: Annotated[int | None, typer.Option("--quantize-epochs", min=1, max=MAX_EPOCHS, help="With --quantize: only the last N epochs (default: the whole run).")] = None,
+    budget_rounds: Annotated[int | None, typer.Option("--budget-rounds", min=0, max=MAX_BUDGET_ROUNDS, help=f"With --winner of a chip search: at most N fine-tuning rounds (spike regulariser aimed at the searched activity) while the retrained network breaks the search's budgets, 0-{MAX_BUDGET_ROUNDS} (default 3; 0: cost and report only).")] = None,
+    budget_epochs: Annotated[int | None, typer.Option("--budget-epochs", min=1, max=MAX_EPOCHS, help="Epochs per budget round, >= 1 (default 1).")] = None,
+    no_budget_check: Annotated[bool, typer.Option("--no-budget-check", help="With --winner of a chip search: do not cost the retrained network on the chip.")] = False,
 ) -> None:
-    """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt."""
+    """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt.
+
+    The retrained network of a chip-search winner is costed on its chip with its activity
+    measured on D_val and held to the search's budgets (train.json's "budget")."""
     from autosnn.train.quantize import check_quantize, check_quantize_space
 
     check_quantize(quantize)
@@ -322,8 +332,21 @@ def train_cmd(
         raise typer.BadParameter("give exactly one of --genotype, --model, --winner")
     refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt"],
                               [winner])
+    if winner is None and (budget_rounds is not None or budget_epochs is not None
+                           or no_budget_check):
+        raise typer.BadParameter("--budget-rounds/--budget-epochs/--no-budget-check need "
+                                 "--winner (a chip search's winner file)")
+    if no_budget_check and (budget_rounds is not None or budget_epochs is not None):
+        raise typer.BadParameter("--no-budget-check cannot be combined with --budget-rounds/"
+                                 "--budget-epochs")
+    budget = None
     if winner is not None:
         spec = model_from_winner(winner)
+        target = None if no_budget_check else target_from_winner(read_winner(winner), winner)
+        if target is not None:
+            check_chip(target.chip)  # a profile that no longer loads fails before training
+            budget = BudgetCheck(target, 3 if budget_rounds is None else budget_rounds,
+                                 1 if budget_epochs is None else budget_epochs)
         spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
                          channels=channels if channels is not None else spec.channels,
                          timesteps=timesteps if timesteps is not None else spec.timesteps)
@@ -337,17 +360,20 @@ def train_cmd(
     reporter = Reporter(quiet=quiet or not env_info().is_main)  # torchrun: rank 0 reports
     try:
         with _one_writer(out, "train", resume=resume, reporter=reporter, device=device):
-            run_train(
+            summary = run_train(
                 data=_data_spec(p, dataset, data_dir, seed, limit, spec.timesteps),
                 model=spec,
                 train=override(_train_cfg(p.retrain, epochs=epochs, batch_size=batch_size,
                                           seed=seed, device=device, precision=precision,
                                           spike_reg=spike_reg, cutout=cutout),
                                quantize=quantize, quantize_epochs=quantize_epochs),
-                out=out, resume=resume, reporter=reporter, sync_bn=sync_bn,
+                out=out, resume=resume, reporter=reporter, sync_bn=sync_bn, budget=budget,
             )
     finally:
         reporter.close()
+    record = summary.get("budget")
+    if record is not None:  # printed even with --quiet: it is the result of the check
+        typer.echo(budget_lines(record))
 
 
 @app.command("eval")

@@ -1,0 +1,187 @@
+"""The deployed network is what is budgeted: `autosnn train --winner` of a chip-search winner
+costs the retrained network on the chip, fine-tunes it toward the search's budgets, and says in
+one line when it cannot meet them (issue 23)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import autosnn
+from autosnn.app.chipcost import Budgets
+from autosnn.app.cli import app
+from autosnn.app.deployed import (
+    DeployTarget,
+    Measured,
+    cost_json,
+    keep_within_budget,
+    target_from_winner,
+)
+from autosnn.core.errors import AutosnnError
+from autosnn.core.progress import Reporter
+from autosnn.train.fit import spike_regulariser
+from tests.test_chipcost import G, chip, measured
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_target_regulariser_penalises_only_firing_above_the_target() -> None:
+    torch.manual_seed(0)
+    net = autosnn.build("snn1", ",".join(G), 4, 10, (3, 32, 32), 2)
+    for _, m in net.active_spiking_layers():
+        m.keep_output = True
+    net(torch.randn(4, 3, 32, 32) * 3)
+    mean = spike_regulariser(net).item()
+    assert mean > 0
+    assert spike_regulariser(net, mean + 0.01).item() == 0.0  # below target: no pull
+    above = spike_regulariser(net, mean / 2)
+    assert above.item() == pytest.approx(mean / 2, rel=1e-5)
+    above.backward()
+    assert net.stem.conv.conv.weight.grad.abs().sum() > 0
+
+
+def _loop(per_step: float, budgets: Budgets, rounds: int, shrink_to: float):
+    """keep_within_budget over a real Loihi 2 cost, with a toy network whose activity each
+    fine-tuning round multiplies by ``shrink_to`` (no training: the loop's logic)."""
+    state = {"per_step": per_step}
+    calls: list[tuple[float, float, int]] = []
+
+    def measure_now() -> Measured:
+        return Measured(measured(G, state["per_step"]), rate=0.1, samples=8)
+
+    def fine_tune(beta: float, rate: float, round_: int) -> None:
+        calls.append((beta, rate, round_))
+        state["per_step"] *= shrink_to
+
+    model = chip("loihi2", budgets=budgets)
+    target = DeployTarget("loihi2", "greedy", "energy", budgets, searched_spikes=None)
+    record = keep_within_budget(model, target, measure_now, fine_tune, rounds=rounds,
+                                reporter=Reporter(quiet=True))
+    return record, calls, model
+
+
+def test_a_budget_the_trained_network_breaks_is_met_by_fine_tuning() -> None:
+    # the budget lies between the network's energy at 200 and at 50 spikes per layer and step
+    low, high = (chip().record(measured(G, x)).energy_total_j for x in (50.0, 200.0))
+    budgets = Budgets(max_energy_j=(low + high) / 2)
+    record, calls, _ = _loop(200.0, budgets, rounds=3, shrink_to=0.25)
+    assert not record["before"]["budget_met"] and record["after"]["budget_met"]
+    assert record["rounds"] == 1 and len(calls) == 1  # stops as soon as it holds
+    b = record["after"]["budgets"][0]
+    assert b["option"] == "--max-energy" and b["met"] and b["value"] <= b["limit"]
+    assert record["before"]["energy_uj"] == pytest.approx(high * 1e6)
+    assert record["after"]["energy_uj"] == pytest.approx(1e6 * chip().record(
+        measured(G, 50.0)).energy_total_j)
+    assert record["message"] is None
+
+
+def test_a_budget_fine_tuning_cannot_meet_is_one_line_with_the_numbers() -> None:
+    floor = chip().record(measured(G, 1e-6)).energy_total_j  # static energy: spikes cannot go
+    budgets = Budgets(max_energy_j=floor / 2)
+    record, calls, _ = _loop(100.0, budgets, rounds=2, shrink_to=0.5)
+    assert not record["budget_met"] and record["rounds"] == 2
+    assert [c[0] for c in calls] == [1.0, 2.0]  # beta doubles per round
+    assert calls[1][1] < calls[0][1]  # and the target firing rate drops
+    msg = record["message"]
+    assert "\n" not in msg and "--max-energy" in msg and f"{floor / 2:g}" in msg
+    assert "budget_met: false" in msg
+
+
+def test_rounds_zero_costs_and_reports_without_fine_tuning() -> None:
+    record, calls, _ = _loop(200.0, Budgets(max_energy_j=1e-12), rounds=0, shrink_to=0.5)
+    assert calls == [] and record["rounds"] == 0 and record["budget_met"] is False
+    assert record["message"] is not None
+
+
+def test_cost_json_lists_every_budget_set_with_limit_value_met() -> None:
+    rec = chip().record(measured(G, 100.0))
+    budgets = Budgets(max_cores=rec.cores_used, max_latency_s=rec.time_per_timestep_s / 2)
+    c = cost_json(chip("loihi2", budgets=budgets), measured(G, 100.0))
+    by = {b["budget"]: b for b in c["budgets"]}
+    assert set(by) == {"max_cores", "max_latency_s"}
+    assert by["max_cores"]["met"] and not by["max_latency_s"]["met"]
+    assert by["max_latency_s"]["value"] == pytest.approx(rec.time_per_timestep_s)
+    assert c["latency_ms_per_step"] == pytest.approx(rec.time_per_timestep_s * 1e3)
+    assert c["cores"] == rec.cores_used and c["budget_met"] is False
+
+
+def test_winner_chip_section_is_read_and_hostile_values_name_file_and_field(tmp_path) -> None:
+    where = tmp_path / "winner.json"
+    assert target_from_winner({"genotype": "x"}, where) is None  # a plain search's winner
+    t = target_from_winner({"spikes": 10.0, "chip": {"chip": "loihi2", "budgets": {
+        "max_energy_j": 2e-5, "max_cores": 64.0, "max_latency_s": None}}}, where)
+    assert t is not None and t.chip == "loihi2" and t.searched_spikes == 10.0
+    assert t.budgets.max_energy_j == 2e-5 and t.budgets.max_cores == 64
+    for chip_section, field in [
+        ({"chip": 3}, "chip.profile"),
+        ({"chip": "loihi2", "budgets": {"max_watts": 1}}, "chip.budgets"),
+        ({"chip": "loihi2", "budgets": {"max_energy_j": -1}}, "chip.budgets.max_energy_j"),
+        ({"chip": "loihi2", "budgets": {"max_energy_j": True}}, "chip.budgets.max_energy_j"),
+        ({"chip": "loihi2", "placement": 5}, "chip.placement"),
+    ]:
+        with pytest.raises(AutosnnError, match=f"{where}: field {field}"):
+            target_from_winner({"chip": chip_section}, where)
+    with pytest.raises(AutosnnError, match="field spikes"):
+        target_from_winner({"spikes": "many", "chip": {"chip": "loihi2"}}, where)
+
+
+# -- through the CLI: a hand-written chip winner on synthetic data -----------------------------
+TINY = ["--dataset", "synthetic", "--limit", "32", "--preset", "quick", "--seed", "0",
+        "--epochs", "1", "--batch-size", "16", "-q"]
+
+
+def _winner(tmp_path: Path, budgets: dict) -> Path:
+    path = tmp_path / "winner.json"
+    path.write_text(json.dumps({
+        "lambda": -0.1, "genotype": ",".join(G), "accuracy": 0.5, "spikes": 50.0,
+        "space": "snn1", "channels": 4, "timesteps": 2, "neuron": "plif",
+        "chip": {"chip": "loihi2", "profile": "loihi2", "placement": "greedy",
+                 "metric": "energy", "budgets": budgets}}))
+    return path
+
+
+def test_train_of_a_chip_winner_that_cannot_meet_its_budget_says_so_and_writes_the_model(
+        tmp_path: Path) -> None:
+    out = tmp_path / "train"
+    result = CliRunner().invoke(app, ["train", "--winner", str(_winner(tmp_path, {
+        "max_energy_j": 1e-12})), *TINY, "--budget-rounds", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    lines = [ln for ln in result.output.splitlines() if "does not meet" in ln]
+    assert len(lines) == 1 and "--max-energy 1e-12" in lines[0]
+    doc = json.loads((out / "train.json").read_text())["budget"]
+    assert doc["budget_met"] is False and doc["rounds"] == 1
+    for stage in ("before", "after"):
+        assert {"energy_uj", "latency_ms_per_step", "cores", "budgets",
+                "test_accuracy"} <= set(doc[stage])
+        assert doc[stage]["budgets"][0]["limit"] == 1e-12
+        assert doc[stage]["budgets"][0]["met"] is False
+    assert (out / "model.pt").is_file()
+    assert json.loads((out / "train.json").read_text())["test_accuracy"] == \
+        doc["after"]["test_accuracy"]
+
+
+def test_budget_options_are_checked_at_the_boundary(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--genotype", ",".join(G), "--budget-rounds", "1",
+                            "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "need" in r.output and "--winner" in r.output
+    w = _winner(tmp_path, {})
+    r = runner.invoke(app, ["train", "--winner", str(w), "--budget-rounds", "99",
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--budget-rounds" in r.output
+    r = runner.invoke(app, ["train", "--winner", str(w), "--no-budget-check",
+                            "--budget-rounds", "2", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "cannot be combined" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_chip_search_winner_carries_what_the_retrained_network_is_held_to() -> None:
+    budgets = Budgets(max_energy_j=3e-5, max_cores=40)
+    doc = {"spikes": 12.0, "chip": chip("loihi2", budgets=budgets).deploy_target()}
+    t = target_from_winner(doc, Path("winner.json"))  # what search writes, train reads back
+    assert t is not None and t.budgets.to_dict() == budgets.to_dict()
+    assert doc["chip"]["budget_origins"]["max_energy_j"] == "cli"
