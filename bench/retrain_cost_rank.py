@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--archs", type=int, default=10)
     ap.add_argument("--train-images", type=int, default=5000)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--val-images", type=int, default=None,
+                    help="measure both costs on the first N D_val images (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
@@ -77,14 +79,18 @@ def main() -> None:
         g = space.sample(rng)
         if g not in archs and model.admissible(g):
             archs.append(g)
-    val = eval_batches(splits.val, 256, "cpu")
+    d_val = splits.val
+    if args.val_images is not None:
+        d_val = type(d_val)(d_val.inputs[: args.val_images], d_val.labels[: args.val_images],
+                            info=d_val.info)
+    val = eval_batches(d_val, 256, "cpu")
     inherited = SharedPrefixEvaluator(supernet.eval(), val)(archs)
     cfg = replace(get_preset("quick").retrain, epochs=args.epochs, seed=args.seed,
                   precision="fp32", device="cpu")
     print(f"{c.name} C={c.channels} T={c.timesteps} on {extra.get('dataset')}; chip "
           f"{args.chip}; {len(archs)} architectures; retrain {len(train)} D_train images x "
           f"{args.epochs} epoch(s), quick preset (batch {cfg.batch_size}); D_val "
-          f"{len(splits.val)} images; {torch.get_num_threads()} threads")
+          f"{len(d_val)} images; {torch.get_num_threads()} threads")
     print(f"{'genotype':<36} {'inh uJ':>8} {'ret uJ':>8} {'inh ms':>8} {'ret ms':>8} "
           f"{'inh spk':>8} {'ret spk':>8} {'ret acc':>7} {'s':>5}")
     rows = []
@@ -95,7 +101,7 @@ def main() -> None:
                             tuple(c.input_shape), c.timesteps)
         with tempfile.TemporaryDirectory() as tmp:
             fit(net, train, cfg, state_path=Path(tmp) / "state.pt", resume=False)
-        m = measure(net, g, splits.val, batch_size=256, precision="fp32").evaluation
+        m = measure(net, g, d_val, batch_size=256, precision="fp32").evaluation
         a, b = model.record(e), model.record(m)
         secs = time.perf_counter() - start
         rows.append((a.energy_total_j, b.energy_total_j, a.time_per_timestep_s,
