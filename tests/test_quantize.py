@@ -199,7 +199,7 @@ def test_neurons_without_loihi_quantisation_are_refused_in_one_line() -> None:
 
 def test_unknown_target_is_one_line() -> None:
     net = _net("snn1", "SCB_k3,skip,SCB_k3,SCB_k3,skip")
-    with pytest.raises(AutosnnError, match=r"^--quantize 'loihi9': expected one of loihi2$"):
+    with pytest.raises(AutosnnError, match=r"^--quantize 'loihi9': expected one of loihi2, speck$"):
         quantized(net, "loihi9")
 
 
@@ -235,7 +235,7 @@ def test_fit_runs_the_last_epochs_quantised(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(("cfg", "match"), [
-    (dict(quantize="tpu"), r"^--quantize 'tpu': expected one of loihi2$"),
+    (dict(quantize="tpu"), r"^--quantize 'tpu': expected one of loihi2, speck$"),
 ])
 def test_fit_refuses_an_unknown_target_before_training(tmp_path, cfg, match) -> None:
     net = _net("snn1", "SCB_k3,skip,SCB_k3,SCB_k3,skip")
