@@ -34,3 +34,29 @@ def randomise_for_eval(model: nn.Module, seed: int = 0) -> nn.Module:
                 m.running_var.mul_(torch.rand(c, generator=g) * 0.4 + 0.8)
                 m.momentum = 0.1
     return model.eval()
+
+
+def halves_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic two-class images (1x32x32): the bright half (left or right), plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.rand(n, 1, 32, 32, generator=g) * 0.3
+    x[y == 0, :, :, :16] += 0.7
+    x[y == 1, :, :, 16:] += 0.7
+    return x, y
+
+
+def fit_halves(net: nn.Module, steps: int) -> nn.Module:
+    """``steps`` Adam steps (lr 1e-2, MSE on one-hot) on 96 :func:`halves_data` images in
+    batches of 32: a tiny network whose classes mean something. Returns it in train mode."""
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = halves_data(96, 0)
+    net.train()
+    for step in range(steps):
+        i = torch.arange(32) + 32 * (step % 3)
+        target = nn.functional.one_hot(y[i], 2).float()
+        loss = nn.functional.mse_loss(net(x[i]), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net

@@ -13,21 +13,12 @@ from autosnn.core.stats import Z95, wilson
 from exporters import ExportError, export, get_exporter
 from exporters.speck_compat import SamnaUnavailable, sinabs_available
 from safeio import OutputError
+from tests.helpers import fit_halves, halves_data
 
 pytestmark = pytest.mark.skipif(
     not sinabs_available(), reason="sinabs not installed (pip install 'autosnn[speck]')")
 
 GENOTYPE = "speck_SRB_k3,speck_SCB_k3,speck_skip"
-
-
-def _data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two classes: the bright half of the image (left or right), plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.rand(n, 1, 32, 32, generator=g) * 0.3
-    x[y == 0, :, :, :16] += 0.7
-    x[y == 1, :, :, 16:] += 0.7
-    return x, y
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +27,12 @@ def trained() -> autosnn.SpikingNet:
     torch.manual_seed(0)
     net = autosnn.build("speck", GENOTYPE, channels=4, num_classes=2, input_shape=(1, 32, 32),
                         timesteps=2)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    x, y = _data(96, 0)
-    net.train()
-    for step in range(15):
-        i = torch.arange(32) + 32 * (step % 3)
-        loss = torch.nn.functional.mse_loss(net(x[i]), torch.nn.functional.one_hot(y[i], 2)
-                                            .float())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_halves(net, steps=15)
     return net.eval()
 
 
 def test_trained_network_maps_onto_speck_cores_and_is_written(trained, tmp_path) -> None:
-    x, y = _data(64, 1)
+    x, y = halves_data(64, 1)
     with torch.no_grad():
         acc = float((trained(x).argmax(-1) == y).float().mean())
     assert acc >= 0.9  # it learned the task, so agreement below is about classes that matter
@@ -75,7 +57,7 @@ def test_trained_network_maps_onto_speck_cores_and_is_written(trained, tmp_path)
 
 
 def test_verify_reports_class_agreement_with_an_interval(trained) -> None:
-    x, _ = _data(64, 2)
+    x, _ = halves_data(64, 2)
     checks = get_exporter("speck").verify(trained, None, x)
     by = {c.consumer: c for c in checks}
     fl = by["sinabs float vs float model"]

@@ -14,19 +14,10 @@ from autosnn.core.speck import IF
 from autosnn.core.speck_quant import SpeckDiscretised, SpeckQuantError, discretisation_scale
 from autosnn.train.quantize_speck import SpeckQuantizedNet
 from exporters.speck_compat import sinabs_available
+from tests.helpers import fit_halves, halves_data
 
 needs_sinabs = pytest.mark.skipif(
     not sinabs_available(), reason="sinabs not installed (pip install 'autosnn[speck]')")
-
-
-def _data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two classes: the bright half of the image (left or right), plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.rand(n, 1, 32, 32, generator=g) * 0.3
-    x[y == 0, :, :, :16] += 0.7
-    x[y == 1, :, :, 16:] += 0.7
-    return x, y
 
 
 def _trained(genotype: str, neuron: str = "if") -> autosnn.SpikingNet:
@@ -35,16 +26,7 @@ def _trained(genotype: str, neuron: str = "if") -> autosnn.SpikingNet:
     torch.manual_seed(0)
     net = autosnn.build("speck", genotype, channels=4, num_classes=2, input_shape=(1, 32, 32),
                         timesteps=3, neuron=neuron)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    x, y = _data(96, 0)
-    net.train()
-    for step in range(12):
-        i = torch.arange(32) + 32 * (step % 3)
-        loss = torch.nn.functional.mse_loss(net(x[i]), torch.nn.functional.one_hot(y[i], 2)
-                                            .float())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_halves(net, steps=12)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -62,7 +44,7 @@ def test_discretised_forward_is_sinabs_discretised_network_spike_for_spike(genot
     from exporters.speck_export import run_dynapcnn, speck_network, to_dynapcnn
 
     net = _trained(genotype, neuron)
-    x, _ = _data(48, 1)
+    x, _ = halves_data(48, 1)
     q = SpeckDiscretised(net).eval()
     q.keep_spikes = True
     with torch.no_grad():
@@ -118,7 +100,7 @@ def test_weights_and_thresholds_the_forward_uses_are_8_and_16_bit_integers() -> 
 
 def test_gradients_reach_every_parameter_and_follow_the_float_network() -> None:
     net = _trained("speck_SRB_k3,speck_SCB_k3,speck_skip")
-    x, y = _data(32, 2)
+    x, y = halves_data(32, 2)
     target = torch.nn.functional.one_hot(y, 2).float()
     grads = []
     for forward in (lambda n: n, SpeckQuantizedNet):
@@ -137,7 +119,7 @@ def test_gradients_reach_every_parameter_and_follow_the_float_network() -> None:
 
 def test_training_mode_updates_bn_statistics_as_batchnorm_does() -> None:
     net = _trained("speck_SCB_k3,speck_skip,speck_skip")
-    x, _ = _data(16, 3)
+    x, _ = halves_data(16, 3)
     a, b = copy.deepcopy(net).train(), copy.deepcopy(net).train()
     a(x)
     SpeckQuantizedNet(b)(x)
