@@ -71,10 +71,7 @@ def _load(path: Path, fingerprint: str, space: SpaceSpec, cfg: SearchConfig,
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
         raise CheckpointError(f"{path}: unreadable search checkpoint ({str(exc)[:120]}); rerun "
                               "without --resume") from None
-    if not isinstance(d, dict):
-        raise CheckpointError(f"{path}: expected a JSON object (a search checkpoint), got "
-                              f"{type(d).__name__}; rerun without --resume")
-    d = check_state(path, d)
+    d = check_state(path, d)  # a JSON object, undamaged
     if d.get("fingerprint") != fingerprint:
         raise CheckpointError(
             f"{path}: written by a search with other settings; rerun without --resume or with "

@@ -109,7 +109,7 @@ def finish(*, succeeded: bool) -> None:
 
     Without the wait, rank 0 could tear its gloo pairs down while another rank was still
     leaving; that rank's gloo thread then died with ``terminate called without an active
-    exception`` (SIGABRT: one CI run in ~10 of ``tests/test_distributed.py``). After a failure
+    exception`` (SIGABRT: a CI run of ``tests/test_distributed.py``, 1 in 10 here). After a failure
     the others may never arrive, so the wait is skipped and the group simply destroyed.
     """
     if not dist.is_available() or not dist.is_initialized():
@@ -119,7 +119,7 @@ def finish(*, succeeded: bool) -> None:
             dist.monitored_barrier(timeout=timedelta(minutes=5), wait_all_ranks=True)
         else:
             dist.barrier()
-    dist.destroy_process_group()
+    _shutdown()
 
 
 def barrier() -> None:

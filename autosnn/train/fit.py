@@ -186,11 +186,7 @@ def quantize_from(cfg: TrainConfig) -> int | None:
 def _read_state(state_path: Path, fp: str) -> dict:
     """The training state to resume from, written with the same settings (``fp``) and
     unchanged since (its SHA-256: :func:`~autosnn.core.checkpoint.check_state`)."""
-    obj = safe_torch_load(state_path)
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{state_path}: not a training-state file (expected a mapping, "
-                              f"got {type(obj).__name__}); rerun without --resume")
-    state = check_state(state_path, obj)
+    state = check_state(state_path, safe_torch_load(state_path))  # a mapping, undamaged
     if state.get("fingerprint") != fp:
         raise CheckpointError(
             f"{state_path}: was written with other settings; rerun without --resume "
