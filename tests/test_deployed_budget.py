@@ -127,6 +127,12 @@ def test_winner_chip_section_is_read_and_hostile_values_name_file_and_field(tmp_
             target_from_winner({"chip": chip_section}, where)
     with pytest.raises(AutosnnError, match="field spikes"):
         target_from_winner({"spikes": "many", "chip": {"chip": "loihi2"}}, where)
+    for doc, field in [({"accuracy": "high"}, "accuracy"),
+                       ({"chip": {"energy_per_inference_j": -1.0}}, "chip.energy_per_inference_j"),
+                       ({"chip": {"cores_used": float("nan")}}, "chip.cores_used")]:
+        doc["chip"] = {"chip": "loihi2", **doc.get("chip", {})}
+        with pytest.raises(AutosnnError, match=f"{where}: field {field}"):
+            target_from_winner(doc, where)
 
 
 # -- through the CLI: a hand-written chip winner on synthetic data -----------------------------
@@ -134,14 +140,51 @@ TINY = ["--dataset", "synthetic", "--limit", "32", "--preset", "quick", "--seed"
         "--epochs", "1", "--batch-size", "16", "-q"]
 
 
-def _winner(tmp_path: Path, budgets: dict) -> Path:
+def _winner(tmp_path: Path, budgets: dict, figures: dict | None = None) -> Path:
     path = tmp_path / "winner.json"
     path.write_text(json.dumps({
         "lambda": -0.1, "genotype": ",".join(G), "accuracy": 0.5, "spikes": 50.0,
         "space": "snn1", "channels": 4, "timesteps": 2, "neuron": "plif",
         "chip": {"chip": "loihi2", "profile": "loihi2", "placement": "greedy",
-                 "metric": "energy", "budgets": budgets}}))
+                 "metric": "energy", "budgets": budgets, **(figures or {})}}))
     return path
+
+
+def _table_row(report: str, label: str) -> list[str]:
+    rows = [r for r in report.splitlines() if r.startswith(f"| {label}")]
+    assert len(rows) == 1, report
+    return [c.strip() for c in rows[0].strip("|").split("|")]
+
+
+def test_report_md_puts_the_searched_and_the_deployed_figures_side_by_side(
+        tmp_path: Path) -> None:
+    out = tmp_path / "train"
+    searched = {"energy_per_inference_j": 4.321e-5, "time_per_timestep_s": 6.5e-5,
+                "cores_used": 17}
+    result = CliRunner().invoke(app, ["train", "--winner", str(_winner(
+        tmp_path, {"max_cores": 120}, searched)), *TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    record = json.loads((out / "train.json").read_text())["budget"]
+    report = (out / "report.md").read_text()
+    assert report.startswith("# Deployed network on loihi2")
+    row = _table_row(report, "searched")
+    assert row[1] == "50.00 %" and row[4] == "43.21" and row[5] == "0.065" and row[6] == "17"
+    row = _table_row(report, "retrained, as trained")
+    before = record["before"]
+    assert float(row[4]) == pytest.approx(before["energy_uj"], rel=1e-3)
+    assert float(row[5]) == pytest.approx(before["latency_ms_per_step"], rel=1e-3)
+    assert int(row[6]) == before["cores"] and row[2] == f"{100 * before['test_accuracy']:.2f} %"
+    assert row[7] == ("yes" if before["cores"] <= 120 else "no")
+    assert "Within every budget" in report and "| `--max-cores` | 120 cores | 17 cores |" in report
+
+
+def test_train_refuses_an_out_folder_holding_a_search_report(tmp_path: Path) -> None:
+    (tmp_path / "report.md").write_text("# Chip search report: loihi2\n")
+    result = CliRunner().invoke(app, ["train", "--winner", str(_winner(tmp_path, {})), *TINY,
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "report.md" in result.output
+    assert (tmp_path / "report.md").read_text() == "# Chip search report: loihi2\n"
+    assert not (tmp_path / "model.pt").exists()
 
 
 def test_train_of_a_chip_winner_that_cannot_meet_its_budget_says_so_and_writes_the_model(
@@ -162,6 +205,35 @@ def test_train_of_a_chip_winner_that_cannot_meet_its_budget_says_so_and_writes_t
     assert (out / "model.pt").is_file()
     assert json.loads((out / "train.json").read_text())["test_accuracy"] == \
         doc["after"]["test_accuracy"]
+    report = (out / "report.md").read_text()
+    assert "**Over budget**" in report and "--max-energy 1e-12" in report
+    assert _table_row(report, "after 1 budget round(s)")[7] == "no"
+    assert "| `--max-energy` | 1e-06 uJ | n/a |" in report  # the winner file had no figures
+
+
+def test_budget_rounds_train_on_a_seeded_draw_of_budget_samples(monkeypatch) -> None:
+    import autosnn.train.fit as fit_mod
+    from autosnn.app.deployed import fine_tune_epochs
+    from autosnn.core.config import TrainConfig
+    from autosnn.data import TensorSplit
+
+    seen: list[list[int]] = []
+
+    def record(net, split, cfg, optimizer, epoch, **_):  # the labels carry each image's index
+        seen.append(split.labels.tolist())
+
+    monkeypatch.setattr(fit_mod, "train_epoch", record)
+    net = autosnn.build("snn1", ",".join(G), 4, 10, (1, 32, 32), 2)
+    split = TensorSplit(torch.zeros(32, 1, 32, 32, dtype=torch.uint8), torch.arange(32))
+    cfg = TrainConfig(epochs=1, batch_size=8)
+    for samples in (8, 8, None):
+        step = fine_tune_epochs(net, split, cfg, 1, None, samples)
+        step(1.0, 0.1, 1)
+        step(1.0, 0.1, 2)
+    (a1, a2, b1, b2, all1, all2) = seen
+    assert len(a1) == len(a2) == 8 and len(set(a1)) == 8 and a1 != a2  # a new draw per round
+    assert (a1, a2) == (b1, b2)  # the same seed draws the same images
+    assert sorted(all1) == sorted(all2) == list(range(32))
 
 
 def test_budget_options_are_checked_at_the_boundary(tmp_path: Path) -> None:
@@ -176,6 +248,12 @@ def test_budget_options_are_checked_at_the_boundary(tmp_path: Path) -> None:
     r = runner.invoke(app, ["train", "--winner", str(w), "--no-budget-check",
                             "--budget-rounds", "2", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "cannot be combined" in r.output
+    for bad in (["--budget-samples", "0"], ["--budget-samples", "many"]):
+        r = runner.invoke(app, ["train", "--winner", str(w), *bad, "--out", str(tmp_path / "o")])
+        assert r.exit_code == 2 and "--budget-samples" in r.output
+    r = runner.invoke(app, ["train", "--genotype", ",".join(G), "--budget-samples", "5",
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--winner" in r.output
     assert not (tmp_path / "o").exists()
 
 

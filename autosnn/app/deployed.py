@@ -56,6 +56,33 @@ class DeployTarget:
     metric: str
     budgets: Budgets
     searched_spikes: float | None
+    searched: dict[str, float | None] | None = None  # the search's figures (:func:`searched`)
+
+
+SEARCHED_FIELDS = {  # report field -> (where in the winner file, scale to the report's unit)
+    "accuracy_val": (("accuracy",), 1.0),
+    "spikes": (("spikes",), 1.0),
+    "energy_uj": (("chip", "energy_per_inference_j"), 1e6),
+    "latency_ms_per_step": (("chip", "time_per_timestep_s"), 1e3),
+    "cores": (("chip", "cores_used"), 1.0),
+}
+
+
+def searched(doc: dict[str, Any], where: Path) -> dict[str, float | None]:
+    """What the search measured for the winner with inherited weights (accuracy on D_val, spikes
+    per image, energy in uJ, latency in ms per step, cores), for the deployed report's "searched"
+    row; a missing figure is None, a malformed one is an :class:`AutosnnError` naming it."""
+    out: dict[str, float | None] = {}
+    for name, (path, scale) in SEARCHED_FIELDS.items():
+        value: Any = doc
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value) or value < 0):
+            raise AutosnnError(f"{where}: field {'.'.join(path)}: expected a number >= 0 or "
+                               f"null, got {value!r}"[:300])
+        out[name] = None if value is None else float(value) * scale
+    return out
 
 
 def target_from_winner(doc: dict[str, Any], where: Path) -> DeployTarget | None:
@@ -94,7 +121,7 @@ def target_from_winner(doc: dict[str, Any], where: Path) -> DeployTarget | None:
                               for k, v in raw.items()}
     budgets = Budgets(**limits)
     return DeployTarget(profile, texts["placement"], texts["metric"], budgets,
-                        None if spikes is None else float(spikes))
+                        None if spikes is None else float(spikes), searched(doc, where))
 
 
 def chip_model(target: DeployTarget, net: SpikingNet, space: str) -> ChipCost:
@@ -171,21 +198,31 @@ FineTune = Callable[[float, float, int], None]  # (beta, target rate, round) -> 
 
 
 def fine_tune_epochs(net: SpikingNet, split: TensorSplit, cfg: TrainConfig, epochs: int,
-                     reporter: Reporter | None) -> FineTune:
+                     reporter: Reporter | None, samples: int | None = None) -> FineTune:
     """The fine-tuning step: ``epochs`` epochs of ``cfg``'s training (its QAT, if any, in
     force) with the spike regulariser at weight ``beta`` above ``target`` firing probability,
-    a fresh Adam, and a seed per round (so a rerun repeats it)."""
+    a fresh Adam, and a seed per round (so a rerun repeats it). ``samples``: each round trains
+    on that many images of ``split`` drawn with the round's seed (firing rates answer the
+    regulariser within a few thousand images; a full epoch per round can cost more than the
+    retraining itself), None: all of them."""
+    import torch
+
     from autosnn.train import distributed
     from autosnn.train.fit import make_optimizer, train_epoch
     from autosnn.train.quantize import quantized
 
     def step(beta: float, target: float, round_: int) -> None:
         ft = replace(cfg, spike_reg=beta, epochs=epochs, seed=cfg.seed + 7919 * round_)
+        data = split
+        if samples is not None and samples < len(split):
+            g = torch.Generator().manual_seed(ft.seed)
+            pick = torch.randperm(len(split), generator=g)[:samples]
+            data = TensorSplit(split.inputs[pick], split.labels[pick], info=split.info)
         optimizer = make_optimizer(net, ft)
         forward = net if cfg.quantize is None else quantized(net, cfg.quantize)
         model = distributed.wrap(forward, find_unused=False)
         for epoch in range(epochs):
-            stats = train_epoch(net, split, ft, optimizer, epoch, model=model,
+            stats = train_epoch(net, data, ft, optimizer, epoch, model=model,
                                 spike_target=target)
             if reporter:
                 reporter.log(f"budget round {round_}, epoch {epoch + 1}/{epochs}: beta {beta:g}, "
@@ -234,7 +271,7 @@ def keep_within_budget(
                    f"{_num(goal)} searched); model.pt is written anyway (budget_met: false)")
     return {"chip": model.profile.name, "profile": target.chip, "placement": target.placement,
             "measured_on": f"D_val, first {m.samples} images",
-            "searched_spikes": goal, "rounds": done, "max_rounds": rounds,
+            "searched_spikes": goal, "searched": target.searched, "rounds": done, "max_rounds": rounds,
             "before": before, "after": after, "budget_met": after["budget_met"],
             "message": message}
 
@@ -242,17 +279,21 @@ def keep_within_budget(
 @dataclass(frozen=True)
 class BudgetCheck:
     """``autosnn train --winner`` of a chip-search winner: the winner's chip target, and at most
-    ``rounds`` fine-tuning rounds of ``epochs`` epochs each to bring it within budget."""
+    ``rounds`` fine-tuning rounds of ``epochs`` epochs each, on ``samples`` training images
+    per round (None: all), to bring it within budget."""
 
     target: DeployTarget
     rounds: int = 3
     epochs: int = 1
+    samples: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.rounds <= MAX_ROUNDS:
             raise AutosnnError(f"--budget-rounds {self.rounds}: expected 0-{MAX_ROUNDS}")
         if self.epochs < 1:
             raise AutosnnError(f"--budget-epochs {self.epochs}: expected >= 1")
+        if self.samples is not None and self.samples < 1:
+            raise AutosnnError(f"--budget-samples {self.samples}: expected >= 1")
 
 
 def check_deployed(check: BudgetCheck, net: SpikingNet, space: str, genotype: Genotype,
@@ -269,7 +310,7 @@ def check_deployed(check: BudgetCheck, net: SpikingNet, space: str, genotype: Ge
 
     return keep_within_budget(
         chip_model(check.target, net, space), check.target, measure_now,
-        fine_tune_epochs(net, train_split, cfg, check.epochs, reporter),
+        fine_tune_epochs(net, train_split, cfg, check.epochs, reporter, check.samples),
         rounds=check.rounds, reporter=reporter)
 
 

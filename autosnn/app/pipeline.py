@@ -31,7 +31,7 @@ from autosnn.data.preprocess import preprocessing_meta
 from autosnn.data.spec import SPLITS, DataSpec, load_data
 from autosnn.train import distributed
 from autosnn.train.supernet import SUPERNET_FILE, SupernetResult, train_supernet
-from safeio import atomic_write, write_json
+from safeio import atomic_write, write_json, write_text
 
 __all__ = ["BudgetCheck", "ModelSpec", "SearchRequest", "load_supernet", "model_from_winner",
            "read_winner", "run_eval", "run_search", "run_supernet", "run_train"]
@@ -192,7 +192,7 @@ def run_train(
     (A.1.3); False: on D_train only. Under torchrun every rank trains; rank 0 evaluates and writes.
     ``budget`` (a chip-search winner): the trained network is costed on the winner's chip and,
     over a budget, fine-tuned towards it (:mod:`autosnn.app.deployed`); ``train.json`` records
-    both under ``"budget"``."""
+    both under ``"budget"`` and ``out/report.md`` shows the searched and deployed figures."""
     from autosnn.search.evaluate import evaluate
     from autosnn.train.fit import fit
 
@@ -228,6 +228,11 @@ def run_train(
             "model", "data", "test_accuracy", "test_spikes", "test_samples")}
             | {"preprocess": preprocessing_meta(splits.info)})
         write_json(out / "train.json", summary)
+        if deployed is not None:
+            from autosnn.app.deployed_report import deployed_report_md
+
+            write_text(out / "report.md", deployed_report_md(
+                deployed, what, result.samples, val_in_training=full_train))
     reporter.log(f"test accuracy {100 * result.accuracy:.2f}%, spikes/img {result.spikes:,.0f} "
                  f"({result.samples} samples); wrote {out / MODEL_FILE}")
     return summary

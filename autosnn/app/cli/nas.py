@@ -28,6 +28,7 @@ from autosnn.app.cli.common import (
 )
 from autosnn.app.deployed import MAX_ROUNDS as MAX_BUDGET_ROUNDS
 from autosnn.app.deployed import budget_lines, target_from_winner
+from autosnn.app.deployed_report import check_report_target
 from autosnn.app.pipeline import (
     BudgetCheck,
     ModelSpec,
@@ -315,6 +316,7 @@ def train_cmd(
     quantize_epochs: Annotated[int | None, typer.Option("--quantize-epochs", min=1, max=MAX_EPOCHS, help="With --quantize: only the last N epochs (default: the whole run).")] = None,
     budget_rounds: Annotated[int | None, typer.Option("--budget-rounds", min=0, max=MAX_BUDGET_ROUNDS, help=f"With --winner of a chip search: at most N fine-tuning rounds (spike regulariser aimed at the searched activity) while the retrained network breaks the search's budgets, 0-{MAX_BUDGET_ROUNDS} (default 3; 0: cost and report only).")] = None,
     budget_epochs: Annotated[int | None, typer.Option("--budget-epochs", min=1, max=MAX_EPOCHS, help="Epochs per budget round, >= 1 (default 1).")] = None,
+    budget_samples: Annotated[int | None, typer.Option("--budget-samples", min=1, max=MAX_LIMIT, help="Training images per budget round (a seeded random draw each round), >= 1 (default: the whole training set).")] = None,
     no_budget_check: Annotated[bool, typer.Option("--no-budget-check", help="With --winner of a chip search: do not cost the retrained network on the chip.")] = False,
 ) -> None:
     """Retrain a searched genotype, a winner or a zoo model from scratch -> OUT/model.pt.
@@ -330,15 +332,18 @@ def train_cmd(
     given = [x is not None for x in (genotype, model, winner)]
     if sum(given) != 1:
         raise typer.BadParameter("give exactly one of --genotype, --model, --winner")
-    refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt"],
+    refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt",
+                               out / "report.md"],
                               [winner])
-    if winner is None and (budget_rounds is not None or budget_epochs is not None
-                           or no_budget_check):
-        raise typer.BadParameter("--budget-rounds/--budget-epochs/--no-budget-check need "
-                                 "--winner (a chip search's winner file)")
-    if no_budget_check and (budget_rounds is not None or budget_epochs is not None):
+    if winner is not None:
+        check_report_target(out)
+    tuning = (budget_rounds, budget_epochs, budget_samples)
+    if winner is None and (any(x is not None for x in tuning) or no_budget_check):
+        raise typer.BadParameter("--budget-rounds/--budget-epochs/--budget-samples/"
+                                 "--no-budget-check need --winner (a chip search's winner file)")
+    if no_budget_check and any(x is not None for x in tuning):
         raise typer.BadParameter("--no-budget-check cannot be combined with --budget-rounds/"
-                                 "--budget-epochs")
+                                 "--budget-epochs/--budget-samples")
     budget = None
     if winner is not None:
         spec = model_from_winner(winner)
@@ -346,7 +351,7 @@ def train_cmd(
         if target is not None:
             check_chip(target.chip)  # a profile that no longer loads fails before training
             budget = BudgetCheck(target, 3 if budget_rounds is None else budget_rounds,
-                                 1 if budget_epochs is None else budget_epochs)
+                                 1 if budget_epochs is None else budget_epochs, budget_samples)
         spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
                          channels=channels if channels is not None else spec.channels,
                          timesteps=timesteps if timesteps is not None else spec.timesteps)
