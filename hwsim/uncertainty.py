@@ -85,12 +85,20 @@ def _with(chip: ChipSpec, figures: dict[str, Any]) -> ChipSpec:
     return replace(chip, **typed)
 
 
+def joint_ends(cost: Callable[[ChipSpec], CostRecord],
+               chip: ChipSpec) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """The metrics with every ranged figure at its low end, and at its high end: two estimates,
+    the bracket a search can afford for each of its finalists."""
+    low = _values(cost(_with(chip, {f: r[0] for f, r in chip.ranges.items()})))
+    high = _values(cost(_with(chip, {f: r[1] for f, r in chip.ranges.items()})))
+    return low, high
+
+
 def uncertainty(cost: Callable[[ChipSpec], CostRecord], chip: ChipSpec) -> Uncertainty:
     """Cost with ``cost(chip)`` (a closure over the network, activity and placement) at the
     point, at the joint ends and one figure at a time: 3 + 2 x (ranged figures) estimates."""
     point = _values(cost(chip))
-    low = _values(cost(_with(chip, {f: r[0] for f, r in chip.ranges.items()})))
-    high = _values(cost(_with(chip, {f: r[1] for f, r in chip.ranges.items()})))
+    low, high = joint_ends(cost, chip)
     per_figure = {f: (_values(cost(_with(chip, {f: lo}))), _values(cost(_with(chip, {f: hi}))))
                   for f, (lo, hi) in chip.ranges.items()}
     swings = {}

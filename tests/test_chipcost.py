@@ -206,3 +206,18 @@ def test_a_profile_is_normalised_and_parsed_once(tmp_path) -> None:  # type: ign
     assert check_chip(str(path)) is first
     path.write_text(path.read_text() + "# edited\n")
     assert check_chip(str(path)) is not first
+
+
+def test_ranges_bracket_the_point_estimate_with_the_profiles_ranged_figures() -> None:
+    e = measured(G, 20.0)
+    ranged = chip("loihi2")  # fitted figures with ranges (chips/loihi2.yaml)
+    s = ranged.summary(e)
+    for point, span in (("energy_per_inference_j", "energy_per_inference_range_j"),
+                        ("time_per_timestep_s", "time_per_timestep_range_s")):
+        low, high = s[span]
+        assert low < s[point] < high
+    # a profile with no ranged figure: the bracket collapses onto the point
+    flat = chip("loihi-sanafe").summary(e)
+    assert flat["energy_per_inference_j"] is not None
+    assert flat["energy_per_inference_range_j"] == [flat["energy_per_inference_j"]] * 2
+    assert flat["time_per_timestep_range_s"] == [flat["time_per_timestep_s"]] * 2

@@ -317,6 +317,27 @@ class ChipCost:
                 )
         return self._records[key]
 
+    def ranges(self, e: Evaluation) -> dict[str, list[float] | None]:
+        """Energy per inference (J) and time per timestep (s) of a candidate with every figure
+        the profile gives a ``range`` at its low end and at its high end (hwsim's joint
+        bracket of the point estimate; [point, point] when the profile ranges nothing)."""
+        from hwsim.uncertainty import joint_ends
+
+        if not self.record(e).feasible:
+            return {"energy_per_inference_j": None, "time_per_timestep_s": None}
+        g = tuple(e.genotype)
+        network, activity = self._network(g), self.activity(e)
+        with _hwsim_refusal(g, self.profile.name):
+            low, high = joint_ends(lambda c: hwsim.estimate(
+                network, activity, c, placement=self.target.placement,
+                max_cores=self.budgets.max_cores), self.profile)
+        out: dict[str, list[float] | None] = {}
+        for name, key in (("energy_per_inference_j", "energy_total_j"),
+                          ("time_per_timestep_s", "time_per_timestep_s")):
+            lo, hi = low[key], high[key]
+            out[name] = None if lo is None or hi is None else [min(lo, hi), max(lo, hi)]
+        return out
+
     def breach(self, e: Evaluation) -> tuple[hwsim.Reason, ...]:
         """What a candidate breaks on this chip within the budgets (empty: feasible)."""
         return self.budgets.breach(self.record(e))
@@ -354,9 +375,11 @@ class ChipCost:
                 "budget_origins": self.budgets.origins()}
 
     def summary(self, e: Evaluation) -> dict[str, Any]:
-        """JSON-able chip figures of one candidate (winner files, report)."""
+        """JSON-able chip figures of one candidate (winner files, report), with the low/high
+        bracket of its energy and latency from the profile's ranged figures (:meth:`ranges`)."""
         rec = self.record(e)
         breach = self.breach(e)
+        span = self.ranges(e)
         return {
             "chip": self.profile.name,
             "feasible": not breach,
@@ -370,6 +393,8 @@ class ChipCost:
             "time_per_timestep_s": rec.time_per_timestep_s,
             "latency_per_inference_s": rec.latency_per_inference_s,
             "max_link_utilisation": rec.max_link_utilisation,
+            "energy_per_inference_range_j": span["energy_per_inference_j"],
+            "time_per_timestep_range_s": span["time_per_timestep_s"],
             "assumptions": list(rec.assumptions),
         }
 

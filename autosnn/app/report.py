@@ -70,13 +70,27 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
+# a chip figure -> the summary key of its low/high bracket
+RANGED = {"energy_per_inference_j": "energy_per_inference_range_j",
+          "time_per_timestep_s": "time_per_timestep_range_s"}
+
+
+def _span(s: dict[str, Any], key: str, scale: float) -> str:
+    """`` [low, high]`` of a ranged chip figure (:meth:`ChipCost.ranges`), or nothing."""
+    r = s.get(key) if key else None
+    return "" if not key or not r else f" [{r[0] * scale:.4g}, {r[1] * scale:.4g}]"
+
+
 def _chip_line(s: dict[str, Any]) -> str:
-    """``74.5 uJ per inference, 0.32 ms per timestep (1.3 ms per inference), 12 cores``."""
-    def num(x: Any, scale: float, unit: str) -> str:
-        return "-" if x is None else f"{x * scale:.4g} {unit}"
-    return (f"{num(s['energy_per_inference_j'], 1e6, 'uJ')} per inference, "
-            f"{num(s['time_per_timestep_s'], 1e3, 'ms')} per timestep "
-            f"({num(s['latency_per_inference_s'], 1e3, 'ms')} per inference), "
+    """``74.5 uJ [56, 93] per inference, 0.32 ms [0.24, 0.4] per timestep (1.3 ms per
+    inference), 12 cores``: the brackets are hwsim's low/high from the profile's ranges."""
+    def num(key: str, scale: float, unit: str, ranged: bool = True) -> str:
+        x = s[key]
+        span = _span(s, RANGED.get(key, ""), scale)
+        return "-" if x is None else f"{x * scale:.4g} {unit}{span if ranged else ''}"
+    return (f"{num('energy_per_inference_j', 1e6, 'uJ')} per inference, "
+            f"{num('time_per_timestep_s', 1e3, 'ms')} per timestep "
+            f"({num('latency_per_inference_s', 1e3, 'ms', ranged=False)} per inference), "
             f"{s['cores_used']} cores")
 
 
@@ -129,7 +143,10 @@ def report_md(outcome: SearchOutcome, provenance: Any, pngs: list[str]) -> str:
         "Accuracies are on D_val with inherited super-network weights (retrain the chosen "
         "network with `autosnn train --winner winner.json` for test accuracy). Chip figures are "
         "hwsim's point estimates with each finalist's activity measured on the whole D_val; "
-        "the profile's assumed figures are listed in hwsim-report.json (`assumptions`).",
+        "in brackets, hwsim's low/high with every figure the profile gives a range (fitted or "
+        "assumed) at its low and at its high end. These move all finalists together, so they "
+        "bound what the chip may cost, not which finalist is cheaper; the profile's assumed "
+        "figures are listed in hwsim-report.json (`assumptions`).",
         "",
     ]
     return "\n".join(lines)
@@ -141,7 +158,8 @@ def _finalist_table(outcome: SearchOutcome) -> list[str]:
     assert fin is not None and info is not None
     lines = [f"## Finalists ({len(fin.records)} distinct, cheapest first)", "",
              "| | genotype | lambda (rank) | search D_val acc | D_val acc [95 %] | vs best, pp "
-             "[95 % paired] | energy/inf (uJ) | time/step (ms) | cores | within budget |",
+             "[95 % paired] | energy/inf (uJ) [low, high] | time/step (ms) [low, high] | cores | "
+             "within budget |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     inf = float("inf")
     for r in sorted(fin.records, key=lambda r: (r.chip.cost if r.chip.cost is not None else inf,
@@ -157,7 +175,9 @@ def _finalist_table(outcome: SearchOutcome) -> list[str]:
         lines.append(
             f"| {mark} | `{genotype_text(r.genotype)}` | {ranks} | {_pct(r.search.accuracy)} | "
             f"{_pct(r.full.accuracy)} [{100 * r.interval[0]:.2f}, {100 * r.interval[1]:.2f}] | "
-            f"{versus} | {'-' if energy is None else f'{energy * 1e6:.4g}'} | "
-            f"{'-' if step is None else f'{step * 1e3:.4g}'} | {s['cores_used']} | "
+            f"{versus} | {'-' if energy is None else f'{energy * 1e6:.4g}'}"
+            f"{_span(s, RANGED['energy_per_inference_j'], 1e6)} | "
+            f"{'-' if step is None else f'{step * 1e3:.4g}'}"
+            f"{_span(s, RANGED['time_per_timestep_s'], 1e3)} | {s['cores_used']} | "
             f"{'yes' if r.chip.feasible else 'no: ' + str(r.chip.binding)} |")
     return lines
