@@ -15,8 +15,10 @@ import autosnn
 from autosnn.app.chipcost import Budgets
 from autosnn.app.cli import app
 from autosnn.app.deployed import (
+    AIM_MARGIN,
     DeployTarget,
     Measured,
+    aim_spikes,
     cost_json,
     keep_within_budget,
     target_from_winner,
@@ -24,7 +26,7 @@ from autosnn.app.deployed import (
 from autosnn.core.errors import AutosnnError
 from autosnn.core.progress import Reporter
 from autosnn.train.fit import spike_regulariser
-from tests.test_chipcost import G, chip, measured
+from tests.test_chipcost import G, T, chip, measured
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -89,6 +91,55 @@ def test_a_budget_fine_tuning_cannot_meet_is_one_line_with_the_numbers() -> None
     msg = record["message"]
     assert "\n" not in msg and "--max-energy" in msg and f"{floor / 2:g}" in msg
     assert "budget_met: false" in msg
+
+
+def _now(*budgets: tuple[str, float, float | None, bool]) -> dict:
+    return {"budgets": [{"budget": n, "limit": lim, "value": v, "met": met}
+                        for n, lim, v, met in budgets]}
+
+
+def test_a_round_aims_where_the_searched_to_deployed_line_meets_the_budget() -> None:
+    searched = {"energy_uj": 50.0, "latency_ms_per_step": 0.05}
+    t = DeployTarget("loihi2", "greedy", "energy", Budgets(), 1000.0, searched)
+    # 1,000 spikes cost 50 uJ in the search, 2,000 cost 150 uJ deployed: 100 uJ at 1,500
+    now = _now(("max_energy_j", 100e-6, 150e-6, False))
+    assert aim_spikes(t, now, 2000.0) == pytest.approx(AIM_MARGIN * 1500.0)
+    # two broken budgets: the lower crossing (latency: 0.05 ms -> 0.25 ms, limit 0.1 ms at 1,250)
+    both = _now(("max_energy_j", 100e-6, 150e-6, False), ("max_latency_s", 1e-4, 2.5e-4, False))
+    assert aim_spikes(t, both, 2000.0) == pytest.approx(AIM_MARGIN * 1250.0)
+    met = _now(("max_energy_j", 100e-6, 150e-6, False), ("max_latency_s", 1e-3, 2.5e-4, True))
+    assert aim_spikes(t, met, 2000.0) == pytest.approx(AIM_MARGIN * 1500.0)  # met ones ignored
+    # where the line is undefined: the searched activity
+    assert aim_spikes(t, _now(("max_link_util", 0.5, 0.9, False)), 2000.0) == 1000.0
+    assert aim_spikes(t, now, 900.0) == 1000.0  # fires less than the searched network
+    blind = DeployTarget("loihi2", "greedy", "energy", Budgets(), 1000.0, None)
+    assert aim_spikes(blind, now, 2000.0) == 1000.0
+    assert aim_spikes(DeployTarget("loihi2", "greedy", "energy", Budgets(), None), now,
+                      2000.0) is None
+
+
+def test_aiming_at_the_budget_keeps_more_activity_than_aiming_at_the_search() -> None:
+    """A toy network that fires exactly at the round's target: aimed at the budget it ends
+    within it with more spikes (less accuracy given up) than the searched network's."""
+    c = chip()
+    at = {x: c.record(measured(G, x)).energy_total_j for x in (20.0, 40.0)}
+    n_layers = len(measured(G, 1.0).activity) - 1
+    per_img = {x: x * T * n_layers for x in at}  # spikes per image at x per layer and step
+    budgets = Budgets(max_energy_j=(at[20.0] + at[40.0]) / 2)
+    state = {"x": 40.0}
+
+    def measure_now() -> Measured:
+        return Measured(measured(G, state["x"]), rate=state["x"] / 100, samples=8)
+
+    def fine_tune(beta: float, rate: float, round_: int) -> None:
+        state["x"] = rate * 100
+
+    searched = {"energy_uj": at[20.0] * 1e6}
+    target = DeployTarget("loihi2", "greedy", "energy", budgets, per_img[20.0], searched)
+    record = keep_within_budget(chip("loihi2", budgets=budgets), target, measure_now, fine_tune,
+                                rounds=3, reporter=Reporter(quiet=True))
+    assert record["budget_met"] and record["rounds"] == 1
+    assert record["after"]["spikes"] > 1.2 * per_img[20.0]  # the searched activity: 20 per step
 
 
 def test_rounds_zero_costs_and_reports_without_fine_tuning() -> None:
