@@ -33,7 +33,7 @@ test: $(STAMP)
 # hwsim. Quick preset; under 15 minutes on a 2-core CPU. Reports: $(DEMO_OUT)/report.md (the
 # search's decision), $(DEMO_OUT)/train/report.md (searched vs deployed cost).
 # `make demo BUDGET=` searches without a budget; RETRAIN="--limit 60000 --epochs 3" retrains
-# longer (about 9 minutes more on a 2-core CPU, ~2 pp more test accuracy).
+# longer (about 9 minutes more on a 2-core CPU; 87.25 % test accuracy instead of 84.39 %).
 SEED ?= 0
 CHIP ?= loihi2
 BUDGET ?= --max-energy 1e-4
