@@ -335,8 +335,6 @@ def train_cmd(
     refuse_overwriting_inputs([out / "model.pt", out / "train.json", out / "train-state.pt",
                                out / "report.md"],
                               [winner])
-    if winner is not None:
-        check_report_target(out)
     tuning = (budget_rounds, budget_epochs, budget_samples)
     if winner is None and (any(x is not None for x in tuning) or no_budget_check):
         raise typer.BadParameter("--budget-rounds/--budget-epochs/--budget-samples/"
@@ -350,6 +348,7 @@ def train_cmd(
         target = None if no_budget_check else target_from_winner(read_winner(winner), winner)
         if target is not None:
             check_chip(target.chip)  # a profile that no longer loads fails before training
+            check_report_target(out)  # this run writes report.md: never over a search's
             budget = BudgetCheck(target, 3 if budget_rounds is None else budget_rounds,
                                  1 if budget_epochs is None else budget_epochs, budget_samples)
         spec = ModelSpec(space=spec.space, genotype=spec.genotype, neuron=neuron.value,
