@@ -275,3 +275,52 @@ def test_cli_quantize_options_are_one_line_exit_2(tmp_path, args, match) -> None
     assert res.exit_code == 2, text
     assert match in text and len(text.splitlines()) == 1, text
     assert not out.exists()
+
+
+def test_train_with_quantize_reports_the_integer_forwards_test_accuracy(tmp_path) -> None:
+    """train.json's test_accuracy is the float forward's; the network a chip runs is the
+    integer one, so its accuracy is recorded beside it (recomputed here from model.pt)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import autosnn
+    from autosnn.app.cli import app
+    from autosnn.data import batches
+    from autosnn.data.spec import DataSpec, load_data
+    from autosnn.train.quantize import quantized
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, [
+        "train", "--genotype", "SCB_k3,skip,SCB_k3,SCB_k3,skip", "--quantize", "loihi2",
+        "--dataset", "synthetic", "--limit", "40", "--preset", "quick", "--seed", "0",
+        "--epochs", "1", "--batch-size", "16", "--channels", "4", "--timesteps", "2", "-q",
+        "--out", str(out)])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    doc = json.loads((out / "train.json").read_text())
+    test = load_data(DataSpec.from_dict(doc["data"])).test
+    net = autosnn.load(out / "model.pt").eval()
+    q = quantized(net, "loihi2")
+    with torch.inference_mode():
+        hits = sum(int((q(x).argmax(1) == y).sum())
+                   for x, y in batches(test, 16, shuffle=False, augment=None))
+    assert doc["test_accuracy_quantized"] == pytest.approx(hits / len(test))
+    assert 0.0 <= doc["test_accuracy"] <= 1.0 and doc["test_samples"] == len(test)
+
+
+def test_quantized_accuracy_scores_the_integer_forward_not_the_float_one(monkeypatch) -> None:
+    import autosnn
+    import autosnn.train.quantize as qmod
+    from autosnn.data import TensorSplit
+
+    class VotesZero(torch.nn.Module):  # an "integer forward" that always answers class 0
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            out = torch.zeros(x.shape[-4] if x.dim() == 5 else x.shape[0], 10)
+            out[:, 0] = 1.0
+            return out
+
+    monkeypatch.setattr(qmod, "quantized", lambda net, name: VotesZero())
+    net = autosnn.build("snn1", "SCB_k3,skip,SCB_k3,SCB_k3,skip", 4, 10, (1, 32, 32), 2)
+    labels = torch.tensor([0, 1, 0, 2, 0, 3, 4, 5])
+    split = TensorSplit(torch.zeros(8, 1, 32, 32, dtype=torch.uint8), labels)
+    assert qmod.quantized_accuracy(net, "loihi2", split, 3) == pytest.approx(3 / 8)

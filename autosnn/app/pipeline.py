@@ -216,11 +216,21 @@ def run_train(
     deployed = None
     if budget is not None and model.genotype is not None:
         deployed, result = _budgeted(budget, net, model, splits, train, reporter, result)
+    quantized_acc = None
+    chip = train.quantize
+    if chip is not None:  # the network the chip runs: its integer forward
+        from autosnn.train.quantize import quantized_accuracy
+
+        quantized_acc = distributed.broadcast_from_main(lambda: quantized_accuracy(
+            net, chip, splits.test, train.eval_batch_size))
+        reporter.log(f"test accuracy through {chip}'s integer forward "
+                     f"{100 * quantized_acc:.2f}% (float forward {100 * result.accuracy:.2f}%)")
     summary = {
         "model": what, "config": json.loads(net.config.to_json()), "data": data.to_dict(),
         "train": asdict(train), "history": [asdict(h) for h in history],
         "test_accuracy": result.accuracy, "test_spikes": result.spikes,
         "test_samples": result.samples, "train_seconds": train_s, "eval_seconds": eval_s,
+        **({"test_accuracy_quantized": quantized_acc} if quantized_acc is not None else {}),
         **({"budget": deployed} if deployed is not None else {}),
     }
     if distributed.is_main():

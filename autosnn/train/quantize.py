@@ -49,6 +49,7 @@ from autosnn.core.lowering import Signal, fold_bn, lower_network
 from autosnn.core.network import SpikingNet
 from autosnn.core.neuron import ALPHA, PLIF, SpikingLayer, timesteps
 from autosnn.core.registry import Registry
+from autosnn.data import TensorSplit
 
 ENCODER = "stem.lif"
 
@@ -416,3 +417,24 @@ def quantized(net: SpikingNet, name: str) -> nn.Module:
     """``net``'s forward with chip ``name``'s integer arithmetic (same parameters)."""
     check_quantize(name)
     return QUANTIZERS.get(name)(net)
+
+
+def quantized_accuracy(net: SpikingNet, name: str, split: TensorSplit, batch_size: int) -> float:
+    """Accuracy of ``net`` on ``split`` through chip ``name``'s integer forward: what the chip
+    runs. A QAT network's float forward (what :func:`autosnn.search.evaluate.evaluate`
+    measures) is not the network that is deployed, so its accuracy is reported beside it."""
+    from autosnn.data import batches
+
+    device = next(net.parameters()).device
+    model = quantized(net, name)
+    was_training = net.training
+    net.eval()
+    correct = seen = 0
+    try:
+        with torch.inference_mode():
+            for x, y in batches(split, batch_size, shuffle=False, device=device, augment=None):
+                correct += int((model(x).argmax(1) == y).sum())
+                seen += int(y.shape[0])
+    finally:
+        net.train(was_training)
+    return correct / max(seen, 1)
