@@ -75,6 +75,26 @@ def test_channels_last_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
     assert runtime.configure("cpu", "fp32", compile_neurons=False).channels_last is want
 
 
+def test_compiled_plif_forward_on_cpu_equals_the_eager_loop_bit_for_bit() -> None:
+    """The search evaluates candidates with the compiled neuron loop (make_evaluator) and
+    relies on it giving the eager loop's spikes and membrane values exactly, so a search's
+    results do not depend on whether compilation is on."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 10_007, generator=g) * 1.5 + 0.6  # odd M: vector body and tail
+    expected = {kv: _forward_loop(x, torch.tensor(kv)) for kv in (0.3, 0.5, 0.999)}
+    try:
+        assert set_compiled(True), "torch.compile unavailable"
+        from autosnn.core import neuron
+
+        got = {kv: neuron._fwd(x, torch.tensor(kv)) for kv in expected}
+    finally:
+        set_compiled(False)
+    for kv, (s_ref, h_ref) in expected.items():
+        s, h = got[kv]
+        assert torch.equal(s, s_ref) and torch.equal(h, h_ref), kv
+        assert 0 < s_ref.sum() < s_ref.numel()  # the data makes spikes and silences
+
+
 # -- CUDA ------------------------------------------------------------------------------------
 @pytest.mark.cuda
 @needs_cuda

@@ -160,7 +160,14 @@ def open_search(supernet: Path, request: SearchRequest) -> Setup:
 
 def make_evaluator(setup: Setup, request: SearchRequest) -> Evaluator:
     """The shared-prefix evaluator on the search's D_val (under torchrun every rank evaluates
-    its share of each round's candidates)."""
+    its share of each round's candidates). The neuron runs the compiled loop (unless
+    ``AUTOSNN_COMPILE=0``): it gives the eager loop's spikes bit for bit (100 of 100 demo
+    candidates, accuracies and spike counts identical) in 0.73x the evaluation time.
+    channels_last is not used here: it changes spike counts (12 of those 100 differ)."""
+    from autosnn.core.neuron import set_compiled
+    from autosnn.core.runtime import compile_default
+
+    set_compiled(compile_default())
     batches = eval_batches(setup.splits.val, request.eval_batch_size, setup.device)
     return RankSplitEvaluator(SharedPrefixEvaluator(setup.net, batches, request.precision),
                               distributed.init(setup.device))
