@@ -82,6 +82,7 @@ def worker(conn: Connection, side: str, args: dict) -> None:
 
     import autosnn
     from autosnn.core.runtime import configure, prepare_input, prepare_model, seed_everything
+    from bench.op_shares import op_shares
     from bench.per_timestep import forward_per_timestep, per_timestep_copy
 
     seed_everything(args["seed"])
@@ -131,43 +132,12 @@ def worker(conn: Connection, side: str, args: dict) -> None:
     step()
     conn.send((label, time.perf_counter() - t0))
     while (request := conn.recv()) in ("step", "profile"):
-        conn.send(step() if request == "step" else step_shares(step, cfg.device.type))
-
-
-# operator-name fragments of the convolution kernels (forward and backward, CPU and CUDA)
-CONV_OPS = ("convolution", "conv2d", "cudnn", "mkldnn_conv", "conv_depthwise")
-GROUPS = {  # the rest of the step, by what it does
-    "neuron (compiled PLIF graphs)": ("compiledfxgraph", "plif", "torch-compiled", "triton"),
-    "batch norm": ("batch_norm",),
-    "pooling": ("pool",),
-    "optimizer (Adam)": ("adam", "foreach", "lerp", "addcdiv", "sqrt"),
-}
-
-
-def step_shares(step, device: str, steps: int = 3) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Self time of ``steps`` profiled steps by kind of operator: the share in convolutions,
-    in the named groups, and the rest (layout copies, fills, casts, dispatch)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-    with profile(activities=acts) as prof:
-        for _ in range(steps):
-            step()
-    field = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
-    totals: dict[str, float] = {"convolution": 0.0, **{g: 0.0 for g in GROUPS}, "other": 0.0}
-    for ev in prof.key_averages():
-        t = float(getattr(ev, field, 0.0) or 0.0)
-        name = ev.key.lower()
-        if any(c in name for c in CONV_OPS):
-            totals["convolution"] += t
-            continue
-        group = next((g for g, keys in GROUPS.items() if any(k in name for k in keys)), "other")
-        totals[group] += t
-    whole = sum(totals.values()) or 1.0
-    return {k: v / whole for k, v in totals.items()}
+        conn.send(step() if request == "step" else op_shares(step, cfg.device.type))
 
 
 def main() -> None:
+    from bench.op_shares import shares_line
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=96)
@@ -212,9 +182,7 @@ def main() -> None:
     for s in sides:
         print(f"{labels[s]:55s} median {med[s] * 1000:8.1f} ms/step  {ips[s]:7.1f} img/s  "
               f"(reps {', '.join(f'{t * 1000:.0f}' for t in times[s])} ms)")
-    print("ours, where the step's time goes (profiled, self time): "
-          + ", ".join(f"{k} {100 * v:.1f} %" for k, v in shares.items()))
-    print(f"ours, share of the step outside convolutions: {100 * (1 - shares['convolution']):.1f} %")
+    print(shares_line("ours, training step", shares))
     ratio = med["baseline"] / med["ours"]
     print(f"speedup {ratio:.2f}x (ours {ips['ours']:.1f} img/s [{labels['ours'][14:-1]}], "
           f"baseline {ips['baseline']:.1f} img/s)")

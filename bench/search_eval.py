@@ -25,6 +25,7 @@ from pathlib import Path
 # bench/hwsim.py is named like the package that autosnn.app imports: keep this script's folder
 # off the path so `import hwsim` finds the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the root, for bench.op_shares
 
 import torch  # noqa: E402
 
@@ -170,6 +171,11 @@ def main() -> int:
         print(f"bf16 : {t_low:8.1f} s; max |acc diff| {100 * dacc:.2f} pp, max spike diff "
               f"{100 * dspk:.2f}%, Spearman rho of fitness (lambda -0.24) {rho:.4f}")
 
+    from bench.op_shares import op_shares, shares_line
+
+    sample = genos[: min(len(genos), 20)]
+    print(shares_line(f"ours, evaluating {len(sample)} candidates", op_shares(
+        lambda: SharedPrefixEvaluator(net, batches, args.precision)(sample), "cpu", repeats=1)))
     if acc_diff or spk_diff:
         print("MISMATCH between ours and naive", file=sys.stderr)
     print(f"speedup {t_naive / t_ours:.1f}x (ours {t_ours:.1f} s, baseline {t_naive:.1f} s; "
