@@ -30,8 +30,9 @@ test: $(STAMP)
 # energy budget (lambda chosen per chip from a sweep on the one super-network) -> retrain the
 # chosen winner, cost it on the chip and fine-tune it until it meets the same budget -> evaluate
 # on the full test set with per-timestep activity -> export to NIR -> cost it on Loihi 2 with
-# hwsim. Quick preset; under 10 minutes on a 2-core CPU (9 min 31 s measured). Reports: $(DEMO_OUT)/report.md (the
-# search's decision), $(DEMO_OUT)/train/report.md (searched vs deployed cost).
+# hwsim. Quick preset; under 10 minutes on a 2-core CPU (9 min 31 s measured). Reports:
+# $(DEMO_OUT)/report.md (the search's decision), $(DEMO_OUT)/train/report.md (searched vs
+# deployed cost).
 # `make demo BUDGET=` searches without a budget; RETRAIN="--limit 60000 --epochs 3" retrains
 # longer (about 9 minutes more on a 2-core CPU; 87.25 % test accuracy instead of 84.39 %).
 SEED ?= 0
