@@ -201,6 +201,7 @@ class ChipCost:
         self.arch = dict(channels=channels, num_classes=num_classes,
                          input_shape=tuple(input_shape), timesteps=timesteps)
         self._records: dict[tuple[Genotype, tuple[Any, ...]], hwsim.CostRecord] = {}
+        self._ranges: dict[tuple[Genotype, tuple[Any, ...]], dict[str, list[float] | None]] = {}
         self._network = functools.lru_cache(maxsize=4096)(self._network_uncached)
         # architectures that cannot map onto the chip, whatever their activity: never evaluated;
         # every rule each one breaks (when single neurons break some, those), and how many
@@ -308,7 +309,7 @@ class ChipCost:
         the target's placement unless ``placement`` says otherwise."""
         g = tuple(e.genotype)
         placement = placement or self.target.placement
-        key = (g, (placement, *sorted((e.activity or {}).items())))
+        key = self._key(e, placement)
         if key not in self._records:
             with _hwsim_refusal(g, self.profile.name):
                 self._records[key] = hwsim.estimate(
@@ -317,10 +318,22 @@ class ChipCost:
                 )
         return self._records[key]
 
+    @staticmethod
+    def _key(e: Evaluation, placement: str) -> tuple[Genotype, tuple[Any, ...]]:
+        """A candidate's cache key: its architecture, placement and measured activity."""
+        return (tuple(e.genotype), (placement, *sorted((e.activity or {}).items())))
+
     def ranges(self, e: Evaluation) -> dict[str, list[float] | None]:
         """Energy per inference (J) and time per timestep (s) of a candidate with every figure
         the profile gives a ``range`` at its low end and at its high end (hwsim's joint
-        bracket of the point estimate; [point, point] when the profile ranges nothing)."""
+        bracket of the point estimate; [point, point] when the profile ranges nothing).
+        Cached like :meth:`record`: a finalist and the winner made of it are costed once."""
+        key = self._key(e, self.target.placement)
+        if key not in self._ranges:
+            self._ranges[key] = self._ranges_uncached(e)
+        return self._ranges[key]
+
+    def _ranges_uncached(self, e: Evaluation) -> dict[str, list[float] | None]:
         from hwsim.uncertainty import joint_ends
 
         if not self.record(e).feasible:

@@ -223,7 +223,7 @@ def fine_tune_epochs(net: SpikingNet, split: TensorSplit, cfg: TrainConfig, epoc
         if samples is not None and samples < len(split):
             g = torch.Generator().manual_seed(ft.seed)
             pick = torch.randperm(len(split), generator=g)[:samples]
-            data = TensorSplit(split.inputs[pick], split.labels[pick], info=split.info)
+            data = split.select(pick)
         optimizer = make_optimizer(net, ft)
         forward = net if cfg.quantize is None else quantized(net, cfg.quantize)
         model = distributed.wrap(forward, find_unused=False)
@@ -238,9 +238,11 @@ def fine_tune_epochs(net: SpikingNet, split: TensorSplit, cfg: TrainConfig, epoc
     return step
 
 
-# budgets that grow with the activity -> the searched figure (deployed report units) and its
-# scale back to the budget's unit
-WITH_ACTIVITY = {"max_energy_j": ("energy_uj", 1e-6), "max_latency_s": ("latency_ms_per_step", 1e-3)}
+# budget -> the searched figure it limits (a SEARCHED_FIELDS key, in the report's unit) and the
+# scale from that unit to the budget's
+BUDGET_FIGURE = {"max_energy_j": ("energy_uj", 1e-6), "max_latency_s": ("latency_ms_per_step", 1e-3),
+                 "max_cores": ("cores", 1.0)}
+WITH_ACTIVITY = ("max_energy_j", "max_latency_s")  # the budgets that grow with the activity
 AIM_MARGIN = 0.9  # aim this far below the activity the line puts on the limit
 
 
@@ -259,7 +261,7 @@ def aim_spikes(target: DeployTarget, now: dict[str, Any], spikes_now: float) -> 
     for b in now.get("budgets", []):
         if b["met"]:
             continue
-        key, scale = WITH_ACTIVITY.get(b["budget"], (None, 1.0))
+        key, scale = BUDGET_FIGURE[b["budget"]] if b["budget"] in WITH_ACTIVITY else (None, 1.0)
         figure = searched.get(key) if key else None
         value = b["value"]
         if (goal is None or figure is None or value is None or spikes_now <= goal
@@ -343,7 +345,7 @@ def check_deployed(check: BudgetCheck, net: SpikingNet, space: str, genotype: Ge
     """:func:`keep_within_budget` for a retrained network: measured on the first
     :data:`MEASURE_SAMPLES` images of ``val``, fine-tuned on ``train_split`` with ``cfg``."""
     n = min(len(val), MEASURE_SAMPLES)
-    subset = TensorSplit(val.inputs[:n], val.labels[:n], info=val.info)
+    subset = val.select(slice(n))
 
     def measure_now() -> Measured:
         return measure(net, genotype, subset, batch_size=cfg.eval_batch_size,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autosnn.app.deployed import BUDGET_FIGURE
 from autosnn.core.errors import AutosnnError
 
 TITLE = "# Deployed network on "
@@ -120,14 +121,12 @@ def deployed_report_md(record: dict[str, Any], model: str, test_samples: int, *,
                   "| budget | limit | searched | retrained | deployed | met |",
                   "|---|---|---|---|---|---|"]
         found = {b["budget"]: b for b in before["budgets"]}
-        key = {"max_energy_j": "energy_uj", "max_latency_s": "latency_ms_per_step",
-               "max_cores": "cores"}
         for b in after["budgets"]:
             name = b["budget"]
-            unit, scale = UNITS.get(name, ("", 1.0))
-            s = searched.get(key[name]) if name in key else None
-            s_text = "n/a" if s is None else f"{s:.4g} {unit}".strip()
-            lines.append(f"| `{b['option']}` | {_budget(name, b['limit'])} | {s_text} | "
+            key, scale = BUDGET_FIGURE.get(name, ("", 1.0))
+            s = searched.get(key)
+            lines.append(f"| `{b['option']}` | {_budget(name, b['limit'])} | "
+                         f"{_budget(name, None if s is None else s * scale)} | "
                          f"{_budget(name, found.get(name, {}).get('value'))} | "
                          f"{_budget(name, b['value'])} | {'yes' if b['met'] else 'no'} |")
     lines += [

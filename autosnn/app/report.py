@@ -75,22 +75,21 @@ RANGED = {"energy_per_inference_j": "energy_per_inference_range_j",
           "time_per_timestep_s": "time_per_timestep_range_s"}
 
 
-def _span(s: dict[str, Any], key: str, scale: float) -> str:
+def _span(s: dict[str, Any], figure: str, scale: float) -> str:
     """`` [low, high]`` of a ranged chip figure (:meth:`ChipCost.ranges`), or nothing."""
-    r = s.get(key) if key else None
-    return "" if not key or not r else f" [{r[0] * scale:.4g}, {r[1] * scale:.4g}]"
+    r = s.get(RANGED[figure]) if figure in RANGED else None
+    return "" if not r else f" [{r[0] * scale:.4g}, {r[1] * scale:.4g}]"
 
 
 def _chip_line(s: dict[str, Any]) -> str:
     """``74.5 uJ [56, 93] per inference, 0.32 ms [0.24, 0.4] per timestep (1.3 ms per
     inference), 12 cores``: the brackets are hwsim's low/high from the profile's ranges."""
-    def num(key: str, scale: float, unit: str, ranged: bool = True) -> str:
+    def num(key: str, scale: float, unit: str) -> str:
         x = s[key]
-        span = _span(s, RANGED.get(key, ""), scale)
-        return "-" if x is None else f"{x * scale:.4g} {unit}{span if ranged else ''}"
+        return "-" if x is None else f"{x * scale:.4g} {unit}{_span(s, key, scale)}"
     return (f"{num('energy_per_inference_j', 1e6, 'uJ')} per inference, "
             f"{num('time_per_timestep_s', 1e3, 'ms')} per timestep "
-            f"({num('latency_per_inference_s', 1e3, 'ms', ranged=False)} per inference), "
+            f"({num('latency_per_inference_s', 1e3, 'ms')} per inference), "
             f"{s['cores_used']} cores")
 
 
@@ -176,8 +175,8 @@ def _finalist_table(outcome: SearchOutcome) -> list[str]:
             f"| {mark} | `{genotype_text(r.genotype)}` | {ranks} | {_pct(r.search.accuracy)} | "
             f"{_pct(r.full.accuracy)} [{100 * r.interval[0]:.2f}, {100 * r.interval[1]:.2f}] | "
             f"{versus} | {'-' if energy is None else f'{energy * 1e6:.4g}'}"
-            f"{_span(s, RANGED['energy_per_inference_j'], 1e6)} | "
+            f"{_span(s, 'energy_per_inference_j', 1e6)} | "
             f"{'-' if step is None else f'{step * 1e3:.4g}'}"
-            f"{_span(s, RANGED['time_per_timestep_s'], 1e3)} | {s['cores_used']} | "
+            f"{_span(s, 'time_per_timestep_s', 1e3)} | {s['cores_used']} | "
             f"{'yes' if r.chip.feasible else 'no: ' + str(r.chip.binding)} |")
     return lines

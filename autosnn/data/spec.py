@@ -85,7 +85,7 @@ class DataSpec:
 def _cap(split: TensorSplit, limit: int | None) -> TensorSplit:
     if limit is None or limit >= len(split):
         return split
-    return TensorSplit(split.inputs[:limit], split.labels[:limit], info=split.info)
+    return split.select(slice(limit))
 
 
 def _merge_train_val(splits: DatasetSplits) -> DatasetSplits:

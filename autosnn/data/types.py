@@ -73,6 +73,10 @@ class TensorSplit:
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.inputs[index], self.labels[index]
 
+    def select(self, index: slice | torch.Tensor) -> TensorSplit:
+        """The samples ``index`` picks (a slice or index tensor), with the same ``info``."""
+        return TensorSplit(self.inputs[index], self.labels[index], info=self.info)
+
 
 @dataclass(frozen=True)
 class SplitIndices:

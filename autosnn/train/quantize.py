@@ -49,7 +49,7 @@ from autosnn.core.lowering import Signal, fold_bn, lower_network
 from autosnn.core.network import SpikingNet
 from autosnn.core.neuron import ALPHA, PLIF, SpikingLayer, timesteps
 from autosnn.core.registry import Registry
-from autosnn.data import TensorSplit
+from autosnn.data import TensorSplit, batches
 
 ENCODER = "stem.lif"
 
@@ -423,8 +423,6 @@ def quantized_accuracy(net: SpikingNet, name: str, split: TensorSplit, batch_siz
     """Accuracy of ``net`` on ``split`` through chip ``name``'s integer forward: what the chip
     runs. A QAT network's float forward (what :func:`autosnn.search.evaluate.evaluate`
     measures) is not the network that is deployed, so its accuracy is reported beside it."""
-    from autosnn.data import batches
-
     device = next(net.parameters()).device
     model = quantized(net, name)
     was_training = net.training
