@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the root, for be
 import torch  # noqa: E402
 
 from autosnn.app.pipeline import load_supernet  # noqa: E402
+from autosnn.core.neuron import set_compiled  # noqa: E402
+from autosnn.core.runtime import compile_default  # noqa: E402
 from autosnn.data.spec import DataSpec, load_data  # noqa: E402
 from autosnn.search.evaluate import NaiveEvaluator, eval_batches  # noqa: E402
 from autosnn.search.fitness import power_fitness  # noqa: E402
@@ -104,12 +106,16 @@ def main() -> int:
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--compare-bf16", action="store_true",
                     help="also run ours in bf16 and report its differences from fp32")
+    ap.add_argument("--eager", action="store_true",
+                    help="run the neuron's eager loop (the search compiles it, as ours does here)")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads")
     ap.add_argument("--repeats", type=int, default=3,
                     help="timed runs of each evaluator, interleaved; medians are reported")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    # the neuron loop as the search runs it (compiled unless AUTOSNN_COMPILE=0), or eager
+    compiled = set_compiled(not args.eager and compile_default())
 
     if args.supernet is None:
         args.supernet = tiny_supernet()
@@ -137,7 +143,8 @@ def main() -> int:
         source = f"{len(genos)} random unique architectures (seed {args.seed})"
     print(f"super-network {args.supernet} ({net.config.name} C={net.config.channels} "
           f"T={net.config.timesteps}); {source}; D_val {len(val)} samples in batches of "
-          f"{args.batch_size}; precision {args.precision}; threads {torch.get_num_threads()}")
+          f"{args.batch_size}; precision {args.precision}; threads {torch.get_num_threads()}; "
+          f"neuron loop {'compiled' if compiled else 'eager'}")
 
     times: dict[str, list[float]] = {"ours": [], "naive": []}
     for _ in range(max(1, args.repeats)):  # interleaved, so drifting machine load hits both

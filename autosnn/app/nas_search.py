@@ -161,9 +161,9 @@ def open_search(supernet: Path, request: SearchRequest) -> Setup:
 def make_evaluator(setup: Setup, request: SearchRequest) -> Evaluator:
     """The shared-prefix evaluator on the search's D_val (under torchrun every rank evaluates
     its share of each round's candidates). The neuron runs the compiled loop (unless
-    ``AUTOSNN_COMPILE=0``): it gives the eager loop's spikes bit for bit (100 of 100 demo
-    candidates, accuracies and spike counts identical) in 0.73x the evaluation time.
-    channels_last is not used here: it changes spike counts (12 of those 100 differ)."""
+    ``AUTOSNN_COMPILE=0``): it gives the eager loop's spikes bit for bit in 0.72x the
+    evaluation time (bench/search_eval.py with and without --eager, docs/benchmarks.md).
+    channels_last is not used here: it changes spike counts."""
     from autosnn.core.neuron import set_compiled
     from autosnn.core.runtime import compile_default
 
